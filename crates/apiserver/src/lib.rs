@@ -1,0 +1,79 @@
+//! `apiserver`: Clusterpedia's Kubernetes-compatible search API over a storage layer.
+//! `kubectl` points at `https://<host>/apis/clusterpedia.io/v1beta1/resources` (or
+//! `.../resources/clusters/<name>`) and sees the synced resources of every cluster as if
+//! they were one cluster's, with a `CLUSTER` column in tables.
+//!
+//! Codemap: [`app`] (router, auth and metrics middleware, health), [`resources`]
+//! (discovery, list, get, watch), [`collections`], [`discovery`], [`render`] (Table and
+//! metadata forms), [`listbody`] (responses assembled from stored bytes), [`negotiate`]
+//! (Accept header), [`paths`], [`auth`] (authentication), [`authz`] (the policy),
+//! [`limits`], [`options`] (flags). TLS serving is
+//! `https-serve`.
+
+pub mod app;
+pub mod auth;
+pub mod authz;
+pub mod collections;
+pub mod discovery;
+pub mod error;
+pub mod limits;
+pub mod listbody;
+pub mod metrics;
+pub mod negotiate;
+pub mod options;
+pub mod paths;
+pub mod render;
+pub mod resources;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pedia_storage::StorageFactory;
+use tokio::net::TcpListener;
+
+pub use app::{AppState, router};
+pub use options::{OptionsError, ServingOptions};
+
+/// A started server: its address and the task serving it.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds the secure port and serves `storage` until `shutdown` completes.
+pub async fn start(
+    serving: &ServingOptions,
+    storage: Arc<dyn StorageFactory>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<RunningServer> {
+    let auth = Arc::new(serving.authenticator()?);
+    let authz = Arc::new(serving.authorizer()?);
+    let policy_reloader = authz.watch(std::time::Duration::from_secs(2));
+    let limits = serving.limits();
+    let tls = serving.tls_config()?;
+    let listener = TcpListener::bind(serving.socket_addr()).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        storage,
+        auth: Arc::clone(&auth),
+        authz,
+        usage: limits::Usage::new(&limits),
+        limits,
+        redact_secrets: serving.redact_secrets,
+        metrics: metrics::Metrics::default(),
+    });
+    let app = router(state);
+    let identify = move |chain: Option<&[rustls::pki_types::CertificateDer<'static>]>| {
+        auth.identify_peer(chain)
+    };
+    let task = tokio::spawn(async move {
+        https_serve::serve_tls(listener, tls, identify, app, shutdown).await;
+        if let Some(reloader) = policy_reloader {
+            reloader.abort();
+        }
+    });
+    tracing::info!(%addr, "serving the search API");
+    Ok(RunningServer { addr, task })
+}

@@ -1,0 +1,345 @@
+//! Authorization and limits through the real HTTPS API: a policy file decides which
+//! clusters, namespaces and resources each user reads (lists, gets, watches, collections),
+//! it reloads when edited, Secrets can be served redacted, and the request limits answer
+//! with the documented codes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pedia_storage::StorageFactory;
+use serde_json::{Value, json};
+
+const PODS: &str = "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods";
+
+fn pod(ns: &str, name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "resourceVersion": "1"}})
+}
+
+async fn seeded() -> Arc<dyn StorageFactory> {
+    let storage: Arc<dyn StorageFactory> = Arc::new(storage_memory::MemoryStorage::default());
+    for (cluster, objects) in [
+        (
+            "c1",
+            vec![
+                pod("ns-a", "a1"),
+                pod("ns-b", "b1"),
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns-a"}, "data": {"password": "aHVudGVyMg=="}}),
+            ],
+        ),
+        ("c2", vec![pod("ns-a", "a2"), pod("ns-b", "b2")]),
+    ] {
+        synchro_writer::load_objects(Arc::clone(&storage), cluster, objects, Default::default())
+            .await
+            .expect("load");
+    }
+    storage
+}
+
+struct Server {
+    dir: tempfile::TempDir,
+    port: u16,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn serve(storage: Arc<dyn StorageFactory>, policy: Option<&str>, extra: &[&str]) -> Server {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        serving: apiserver::ServingOptions,
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("tokens.csv"),
+        "alice-token,alice,1,\"pay\"\nbob-token,bob,2\nroot-token,root,3,\"system:masters\"\neve-token,eve,4\n",
+    )
+    .expect("tokens");
+    let mut args: Vec<String> = vec![
+        "apiserver".into(),
+        "--bind-address".into(),
+        "127.0.0.1".into(),
+        "--secure-port".into(),
+        "0".into(),
+        "--cert-dir".into(),
+        dir.path().join("certs").display().to_string(),
+        "--token-auth-file".into(),
+        dir.path().join("tokens.csv").display().to_string(),
+    ];
+    if let Some(policy) = policy {
+        std::fs::write(dir.path().join("policy.yaml"), policy).expect("policy");
+        args.push("--authorization-policy-file".into());
+        args.push(dir.path().join("policy.yaml").display().to_string());
+    }
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let serving = Flags::parse_from(args).serving;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = apiserver::start(&serving, storage, async {
+        let _ = rx.await;
+    })
+    .await
+    .expect("apiserver");
+    Server {
+        dir,
+        port: server.addr.port(),
+        _stop: tx,
+    }
+}
+
+fn curl(s: &Server, token: &str, args: &[&str], path: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(s.dir.path().join("certs/apiserver.crt"))
+        .args([
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(args)
+        .arg(format!("https://127.0.0.1:{}{path}", s.port))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// `cluster/namespace/name` of every item of a list.
+fn ids(body: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let mut out: Vec<String> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}/{}",
+                i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"]
+                    .as_str()
+                    .unwrap_or(""),
+                i["metadata"]["namespace"].as_str().unwrap_or(""),
+                i["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+const POLICY: &str = "rules:\n- groups: [pay]\n  clusters: [c1]\n  namespaces: [ns-a]\n  resources: [pods]\n- users: [bob]\n  namespaces: [ns-b]\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_limits_lists_gets_watches_and_collections() {
+    let storage = seeded().await;
+    let s = serve(Arc::clone(&storage), Some(POLICY), &["--redact-secrets"]).await;
+
+    let (code, body) = curl(&s, "alice-token", &[], PODS);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(ids(&body), vec!["c1/ns-a/a1"]);
+    let (_, body) = curl(&s, "alice-token", &[], &format!("{PODS}?clusters=c2"));
+    assert!(
+        ids(&body).is_empty(),
+        "outside the grants the list is empty"
+    );
+    let (code, body) = curl(
+        &s,
+        "alice-token",
+        &[],
+        "/apis/clusterpedia.io/v1beta1/resources/clusters/c2/api/v1/namespaces/ns-a/pods/a2",
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("\"reason\":\"Forbidden\""), "{body}");
+    let (code, _) = curl(
+        &s,
+        "alice-token",
+        &[],
+        "/apis/clusterpedia.io/v1beta1/resources/api/v1/secrets",
+    );
+    assert_eq!(code, 403, "alice may not read secrets");
+    let (code, _) = curl(&s, "eve-token", &[], PODS);
+    assert_eq!(code, 403, "no rule, no access");
+
+    let (_, body) = curl(&s, "bob-token", &[], PODS);
+    assert_eq!(ids(&body), vec!["c1/ns-b/b1", "c2/ns-b/b2"]);
+    let (code, body) = curl(
+        &s,
+        "bob-token",
+        &[],
+        "/apis/clusterpedia.io/v1beta1/collectionresources/any",
+    );
+    assert_eq!(code, 200, "{body}");
+    let coll: Value = serde_json::from_str(&body).expect("json");
+    assert!(
+        coll["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["metadata"]["namespace"] == "ns-b")
+    );
+    let (code, _) = curl(
+        &s,
+        "alice-token",
+        &[],
+        "/apis/clusterpedia.io/v1beta1/collectionresources/any",
+    );
+    assert_eq!(code, 403, "a collection needs a rule for every resource");
+
+    let (_, body) = curl(&s, "root-token", &[], PODS);
+    assert_eq!(ids(&body).len(), 4, "system:masters reads everything");
+    let (code, body) = curl(
+        &s,
+        "root-token",
+        &[],
+        "/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/ns-a/secrets/s",
+    );
+    assert_eq!(code, 200, "{body}");
+    let secret: Value = serde_json::from_str(&body).expect("json");
+    assert!(secret.get("data").is_none(), "--redact-secrets: {body}");
+    assert_eq!(secret["metadata"]["name"], "s");
+
+    // A watch sees only what the grants cover.
+    let mut watch = Command::new("curl")
+        .args(["-sSN", "--max-time", "20", "--cacert"])
+        .arg(s.dir.path().join("certs/apiserver.crt"))
+        .args(["-H", "Authorization: Bearer alice-token"])
+        .arg(format!(
+            "https://127.0.0.1:{}{PODS}?watch=true&resourceVersion=0",
+            s.port
+        ))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl watch");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    synchro_writer::load_objects(
+        Arc::clone(&storage),
+        "c1",
+        vec![pod("ns-b", "hidden"), pod("ns-a", "visible")],
+        Default::default(),
+    )
+    .await
+    .expect("load");
+    let reader = BufReader::new(watch.stdout.take().expect("stdout"));
+    let mut names = Vec::new();
+    for line in reader.lines().map_while(Result::ok) {
+        let event: Value = serde_json::from_str(&line).expect("event");
+        names.push(
+            event["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        );
+        if names.contains(&"visible".to_owned()) {
+            break;
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(
+        names,
+        vec!["a1", "visible"],
+        "initial state and later changes, within the grants"
+    );
+
+    // Editing the policy takes effect without a restart.
+    std::fs::write(
+        s.dir.path().join("policy.yaml"),
+        POLICY.replace("clusters: [c1]", "clusters: [c2]"),
+    )
+    .expect("edit");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = curl(&s, "alice-token", &[], PODS);
+        if ids(&body) == vec!["c2/ns-a/a2"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edited policy was not applied: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // A broken edit keeps the last good policy.
+    std::fs::write(s.dir.path().join("policy.yaml"), "rules: [[[").expect("edit");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, body) = curl(&s, "alice-token", &[], PODS);
+    assert_eq!(ids(&body), vec!["c2/ns-a/a2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_limits_answer_with_their_codes() {
+    let s = serve(
+        seeded().await,
+        None,
+        &[
+            "--max-list-limit",
+            "2",
+            "--max-watches-per-user",
+            "1",
+            "--max-request-body-bytes",
+            "16",
+        ],
+    )
+    .await;
+
+    // A huge limit is lowered; the page carries a continue token.
+    let (code, body) = curl(&s, "root-token", &[], &format!("{PODS}?limit=999999999"));
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(2));
+    assert!(v["metadata"]["continue"].is_string());
+
+    // Writes and bodies.
+    let (code, body) = curl(&s, "root-token", &["-X", "POST", "-d", "{}"], PODS);
+    assert_eq!(code, 405, "{body}");
+    assert!(body.contains("read-only"), "{body}");
+    let (code, _) = curl(
+        &s,
+        "root-token",
+        &[
+            "-X",
+            "GET",
+            "--data-binary",
+            "this body is too large for the limit",
+        ],
+        PODS,
+    );
+    assert_eq!(code, 413);
+
+    // One watch per user: the second gets 429 while the first is open.
+    let first = Command::new("curl")
+        .args(["-sSN", "--max-time", "15", "--cacert"])
+        .arg(s.dir.path().join("certs/apiserver.crt"))
+        .args(["-H", "Authorization: Bearer bob-token"])
+        .arg(format!("https://127.0.0.1:{}{PODS}?watch=true", s.port))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("watch");
+    let mut first = first;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut code = 0;
+    while Instant::now() < deadline {
+        code = curl(
+            &s,
+            "bob-token",
+            &["--max-time", "2"],
+            &format!("{PODS}?watch=true"),
+        )
+        .0;
+        if code == 429 {
+            break;
+        }
+    }
+    assert_eq!(code, 429, "a second concurrent watch of the same user");
+    let _ = first.kill();
+    let _ = first.wait();
+    // Another user is not affected.
+    let (code, _) = curl(
+        &s,
+        "root-token",
+        &["--max-time", "2"],
+        &format!("{PODS}?watch=true&timeoutSeconds=1"),
+    );
+    assert_eq!(code, 200);
+}

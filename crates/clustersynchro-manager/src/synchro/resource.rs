@@ -1,0 +1,252 @@
+//! Syncing one resource of one cluster: a paginated initial list then a watch (kube-rs'
+//! watcher, which relists on `410 Gone`), turned into batched storage writes. Objects whose
+//! stored resourceVersion already matches are not rewritten (after a restart or a relist),
+//! and objects that disappeared while nobody watched are deleted when a list completes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use pedia_core::ResourceType;
+use pedia_storage::{WriteOp, object_key};
+use serde_json::{Value, json};
+use synchro_writer::{BatchWriter, Pruning, prepare};
+use tokio::time::Instant;
+
+use crate::progress::ResourceProgress;
+use crate::resolve::SyncTarget;
+
+/// How many changes one storage transaction carries at most.
+pub const BATCH_SIZE: usize = 500;
+/// How long a change may wait for its batch to fill.
+const BATCH_DELAY: Duration = Duration::from_millis(100);
+/// Page size of the initial list.
+const PAGE_SIZE: u32 = 500;
+
+/// The synchro of one resource.
+#[allow(missing_debug_implementations)]
+pub struct ResourceSynchro {
+    pub client: kube::Client,
+    pub target: SyncTarget,
+    pub writer: BatchWriter,
+    pub pruning: Pruning,
+    pub progress: Arc<ResourceProgress>,
+    /// Stored resourceVersions of this resource's objects (`ns/name` -> rv).
+    pub known: HashMap<String, String>,
+}
+
+/// Pending writes with the resourceVersion each leaves behind in `known`.
+#[derive(Default)]
+struct Pending {
+    ops: Vec<WriteOp>,
+    effects: Vec<(String, Option<String>)>,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    fn push(&mut self, op: WriteOp, key: String, rv: Option<String>) {
+        if self.ops.is_empty() {
+            self.since = Some(Instant::now());
+        }
+        self.ops.push(op);
+        self.effects.push((key, rv));
+    }
+
+    fn due(&self) -> bool {
+        self.ops.len() >= BATCH_SIZE || self.since.is_some_and(|s| s.elapsed() >= BATCH_DELAY)
+    }
+}
+
+fn key_of(obj: &DynamicObject) -> String {
+    object_key(
+        obj.metadata.namespace.as_deref().unwrap_or(""),
+        obj.metadata.name.as_deref().unwrap_or(""),
+    )
+}
+
+impl ResourceSynchro {
+    fn resource(&self) -> ResourceType {
+        self.target.resource_type()
+    }
+
+    /// The object as JSON with its apiVersion and kind (list items come without them).
+    fn to_json(&self, obj: DynamicObject) -> Option<Value> {
+        let mut value = serde_json::to_value(obj).ok()?;
+        value["apiVersion"] = json!(self.target.api.api_version);
+        value["kind"] = json!(self.target.api.kind);
+        Some(value)
+    }
+
+    fn upsert(&self, pending: &mut Pending, obj: DynamicObject) {
+        let key = key_of(&obj);
+        let rv = obj.metadata.resource_version.clone().unwrap_or_default();
+        let Some(value) = self.to_json(obj) else {
+            return;
+        };
+        match prepare(value, self.writer.cluster(), self.pruning) {
+            Ok(object) => pending.push(WriteOp::Upsert(object), key, Some(rv)),
+            Err(err) => {
+                tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), object = %key, error = %err, "skipping an object that cannot be stored");
+            }
+        }
+    }
+
+    fn delete(pending: &mut Pending, key: String, namespace: &str, name: &str, rv: String) {
+        pending.push(
+            WriteOp::Delete {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                resource_version: rv,
+            },
+            key,
+            None,
+        );
+    }
+
+    /// Writes the pending batch, retrying until it is stored (storage outages must not lose
+    /// changes) or the task is cancelled.
+    async fn flush(&mut self, pending: &mut Pending) {
+        if pending.ops.is_empty() {
+            return;
+        }
+        let ops = std::mem::take(&mut pending.ops);
+        let effects = std::mem::take(&mut pending.effects);
+        pending.since = None;
+        let resource = self.resource();
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.writer.write(&resource, ops.clone()).await {
+                Ok(out) => {
+                    self.progress
+                        .written
+                        .fetch_add(out.written + out.deleted, Ordering::Relaxed);
+                    self.progress
+                        .synced
+                        .fetch_add(out.written + out.unchanged + out.stale, Ordering::Relaxed);
+                    self.progress.set_error(None);
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        cluster = self.writer.cluster(),
+                        resource = %self.target.label(),
+                        error = %err.detail(),
+                        "storage write failed; retrying"
+                    );
+                    self.progress
+                        .set_error(Some(format!("storage: {}", err.message())));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        for (key, rv) in effects {
+            match rv {
+                Some(rv) => {
+                    self.known.insert(key, rv);
+                }
+                None => {
+                    self.known.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Runs until cancelled (the caller aborts the task).
+    pub async fn run(mut self) {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &self.target.api);
+        let config = watcher::Config::default().page_size(PAGE_SIZE);
+        let mut events = watcher::watcher(api, config).default_backoff().boxed();
+        let mut pending = Pending::default();
+        // Keys seen by the list in progress, if one is.
+        let mut listing: Option<HashSet<String>> = None;
+        loop {
+            let next = if pending.ops.is_empty() {
+                events.next().await
+            } else {
+                match tokio::time::timeout(BATCH_DELAY, events.next()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        self.flush(&mut pending).await;
+                        continue;
+                    }
+                }
+            };
+            let Some(event) = next else { break };
+            match event {
+                Ok(Event::Init) => {
+                    listing = Some(HashSet::new());
+                    self.progress.listed.store(0, Ordering::Relaxed);
+                }
+                Ok(Event::InitApply(obj)) => {
+                    self.progress.received.fetch_add(1, Ordering::Relaxed);
+                    self.progress.listed.fetch_add(1, Ordering::Relaxed);
+                    let key = key_of(&obj);
+                    let unchanged = obj
+                        .metadata
+                        .resource_version
+                        .as_deref()
+                        .is_some_and(|rv| self.known.get(&key).is_some_and(|k| k == rv));
+                    if let Some(seen) = listing.as_mut() {
+                        seen.insert(key);
+                    }
+                    if unchanged {
+                        self.progress.synced.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.upsert(&mut pending, obj);
+                    }
+                }
+                Ok(Event::InitDone) => {
+                    if let Some(seen) = listing.take() {
+                        let gone: Vec<String> = self
+                            .known
+                            .keys()
+                            .filter(|k| !seen.contains(*k))
+                            .cloned()
+                            .collect();
+                        for key in gone {
+                            let (ns, name) = key.split_once('/').unwrap_or(("", key.as_str()));
+                            let (ns, name) = (ns.to_owned(), name.to_owned());
+                            Self::delete(&mut pending, key.clone(), &ns, &name, String::new());
+                        }
+                    }
+                    self.flush(&mut pending).await;
+                    self.progress.set_error(None);
+                    if !self.progress.initial_done.swap(true, Ordering::Relaxed) {
+                        tracing::info!(
+                            cluster = self.writer.cluster(),
+                            resource = %self.target.label(),
+                            objects = self.progress.listed.load(Ordering::Relaxed),
+                            rate = format!("{:.0}/s", self.progress.rate()),
+                            "initial sync done"
+                        );
+                    }
+                }
+                Ok(Event::Apply(obj)) => {
+                    self.progress.received.fetch_add(1, Ordering::Relaxed);
+                    self.upsert(&mut pending, obj);
+                }
+                Ok(Event::Delete(obj)) => {
+                    self.progress.received.fetch_add(1, Ordering::Relaxed);
+                    let key = key_of(&obj);
+                    let ns = obj.metadata.namespace.clone().unwrap_or_default();
+                    let name = obj.metadata.name.clone().unwrap_or_default();
+                    let rv = obj.metadata.resource_version.clone().unwrap_or_default();
+                    Self::delete(&mut pending, key, &ns, &name, rv);
+                }
+                Err(err) => {
+                    tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), error = %err, "watch failed; retrying");
+                    self.progress.set_error(Some(err.to_string()));
+                }
+            }
+            if pending.due() {
+                self.flush(&mut pending).await;
+            }
+        }
+    }
+}

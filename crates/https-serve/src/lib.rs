@@ -1,0 +1,9 @@
+//! `https-serve`: the TLS front of our servers (the search apiserver and the Kubernetes
+//! simulator). [`tls`] builds rustls configurations (from PEM files, or a self-signed
+//! certificate written to a directory), [`serve`] runs the accept loop and attaches what
+//! the handshake established about the client to every request.
+
+pub mod serve;
+pub mod tls;
+
+pub use serve::serve_tls;

@@ -1,0 +1,89 @@
+//! Reading a plugin's identity from its file bytes, without loading it: the fingerprint
+//! and info sections written by `export_storage_plugin!`.
+
+use std::path::Path;
+
+use object::{Object, ObjectSection};
+use pedia_plugin_api::fingerprint::{INFO_SECTION, SECTION};
+
+use crate::PluginError;
+use crate::manifest::sha256_hex;
+
+/// What a plugin file says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub interface_version: String,
+    pub fingerprint: String,
+    pub sha256: String,
+}
+
+fn section<'a>(file: &object::File<'a>, name: &str, path: &Path) -> Result<&'a [u8], PluginError> {
+    let section = file
+        .section_by_name(name)
+        .ok_or_else(|| PluginError::NotAPlugin {
+            file: path.to_owned(),
+            reason: format!(
+                "it has no {name} section (was it built with pedia_plugin_api::export_storage_plugin!?)"
+            ),
+        })?;
+    section.data().map_err(|e| PluginError::NotAPlugin {
+        file: path.to_owned(),
+        reason: format!("its {name} section cannot be read: {e}"),
+    })
+}
+
+fn text(bytes: &[u8], what: &str, path: &Path) -> Result<String, PluginError> {
+    std::str::from_utf8(bytes)
+        .map(|s| s.trim_end_matches('\0').to_owned())
+        .map_err(|_| PluginError::NotAPlugin {
+            file: path.to_owned(),
+            reason: format!("its {what} is not text"),
+        })
+}
+
+/// Parses `bytes` (the content of `path`) as an ELF shared library and reads its sections.
+pub fn inspect_bytes(bytes: &[u8], path: &Path) -> Result<PluginInfo, PluginError> {
+    let file = object::File::parse(bytes).map_err(|e| PluginError::NotAPlugin {
+        file: path.to_owned(),
+        reason: format!("it is not a readable shared library ({e})"),
+    })?;
+    if file.format() != object::BinaryFormat::Elf || file.kind() != object::ObjectKind::Dynamic {
+        return Err(PluginError::NotAPlugin {
+            file: path.to_owned(),
+            reason: "it is not an ELF shared library".to_owned(),
+        });
+    }
+    let fingerprint = text(section(&file, SECTION, path)?, "fingerprint", path)?;
+    let info = text(section(&file, INFO_SECTION, path)?, "info section", path)?;
+    let mut name = None;
+    let mut interface_version = None;
+    for part in info.split(';') {
+        match part.split_once('=') {
+            Some(("name", v)) => name = Some(v.to_owned()),
+            Some(("interface", v)) => interface_version = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    let (Some(name), Some(interface_version)) = (name, interface_version) else {
+        return Err(PluginError::NotAPlugin {
+            file: path.to_owned(),
+            reason: format!("its info section {info:?} is malformed"),
+        });
+    };
+    Ok(PluginInfo {
+        name,
+        interface_version,
+        fingerprint,
+        sha256: sha256_hex(bytes),
+    })
+}
+
+/// Reads and inspects a plugin file.
+pub fn inspect_file(path: &Path) -> Result<PluginInfo, PluginError> {
+    let bytes = std::fs::read(path).map_err(|e| PluginError::Io {
+        path: path.to_owned(),
+        source: e,
+    })?;
+    inspect_bytes(&bytes, path)
+}

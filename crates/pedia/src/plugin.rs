@@ -1,0 +1,68 @@
+//! `pedia plugin manifest|verify|inspect`: the build and operator side of plugin
+//! verification, using exactly the checks the components run at start-up.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use pedia_plugin_host::{Verification, inspect_file, verify_dir, write_manifest};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Write manifest.json for the *.so plugins in DIR (built by this workspace).
+    Manifest { dir: PathBuf },
+    /// Check DIR as a component would before loading: exit 0 only if every check passes.
+    Verify { dir: PathBuf },
+    /// Print a plugin file's name, fingerprint, sha256 and interface version.
+    Inspect { file: PathBuf },
+}
+
+pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
+    match cmd {
+        PluginCommand::Manifest { dir } => {
+            let manifest = write_manifest(&dir)
+                .with_context(|| format!("writing the manifest of {}", dir.display()))?;
+            for p in &manifest.plugins {
+                println!("{}  {}  {}", p.sha256, p.file, p.name);
+            }
+            println!(
+                "wrote {} ({} plugins)",
+                dir.join(pedia_plugin_host::MANIFEST_FILE).display(),
+                manifest.plugins.len()
+            );
+            Ok(())
+        }
+        PluginCommand::Verify { dir } => {
+            let plugins = verify_dir(&dir, Verification::Manifest)
+                .with_context(|| format!("verifying {}", dir.display()))?;
+            for p in &plugins {
+                println!("ok  {}  {}", p.file_name(), p.info.name);
+            }
+            println!(
+                "{}: {} plugins verified (sha256, fingerprint, names)",
+                dir.display(),
+                plugins.len()
+            );
+            Ok(())
+        }
+        PluginCommand::Inspect { file } => {
+            let info = inspect_file(&file)?;
+            let matches = if info.fingerprint == pedia_plugin_api::fingerprint::FINGERPRINT {
+                "yes".to_owned()
+            } else {
+                pedia_plugin_api::fingerprint::explain_mismatch(
+                    &info.fingerprint,
+                    pedia_plugin_api::fingerprint::FINGERPRINT,
+                )
+                .unwrap_or_default()
+            };
+            println!("file:              {}", file.display());
+            println!("name:              {}", info.name);
+            println!("interface version: {}", info.interface_version);
+            println!("sha256:            {}", info.sha256);
+            println!("fingerprint:       {}", info.fingerprint);
+            println!("matches this pedia: {matches}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The storage conformance suite on each database the `internal` layer supports. The
+//! PostgreSQL and MySQL cases need the local servers (`../shared/tools/services.sh`).
+
+mod common;
+
+pub use common::{open_mysql, open_postgres, open_sqlite};
+
+pedia_storage::conformance_suite!(sqlite, crate::open_sqlite);
+pedia_storage::conformance_suite!(postgres, crate::open_postgres);
+pedia_storage::conformance_suite!(mysql, crate::open_mysql);

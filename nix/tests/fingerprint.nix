@@ -1,0 +1,114 @@
+# nix-instantiate --eval --strict nix/tests/fingerprint.nix
+let
+  inherit (import ./harness.nix) run throws mentions;
+  fp = (import ../lib).fingerprint;
+  sample = {
+    rustcRelease = "1.95.0";
+    rustcCommit = "59807616e1fa2540724bfbac14d7976d7e4a3860";
+    target = "x86_64-unknown-linux-gnu";
+    apiVersion = "0.1.0";
+    lockHash = "083791b01c1a67ae66aca99070c9ee48";
+  };
+  text = fp.format sample;
+  expect = fp.expected {
+    rustToolchainToml = ''
+      [toolchain]
+      channel = "1.95.0"
+    '';
+    workspaceCargoToml = ''
+      [workspace.package]
+      version = "0.1.0"
+    '';
+    cargoLockText = "version = 4\n";
+    system = "x86_64-linux";
+  };
+  # The real tree: what the flake computes for this repository.
+  repo = fp.expected {
+    rustToolchainToml = builtins.readFile ../../rust-toolchain.toml;
+    workspaceCargoToml = builtins.readFile ../../Cargo.toml;
+    cargoLockText = builtins.readFile ../../Cargo.lock;
+    system = "aarch64-linux";
+  };
+  otherLock = builtins.replaceStrings [ "lock=083791b0" ] [ "lock=ffffffff" ] text;
+in
+run "fingerprint" [
+  {
+    name = "format is build.rs's";
+    actual = text;
+    expected = "pedia-fp/1;rustc=1.95.0;rustc-commit=59807616e1fa2540724bfbac14d7976d7e4a3860;target=x86_64-unknown-linux-gnu;api=0.1.0;lock=083791b01c1a67ae66aca99070c9ee48";
+  }
+  {
+    name = "parse inverts format";
+    actual = fp.parse text;
+    expected = {
+      format = "pedia-fp/1";
+      rustc = "1.95.0";
+      "rustc-commit" = "59807616e1fa2540724bfbac14d7976d7e4a3860";
+      target = "x86_64-unknown-linux-gnu";
+      api = "0.1.0";
+      lock = "083791b01c1a67ae66aca99070c9ee48";
+    };
+  }
+  {
+    name = "lock hash: first 16 bytes of sha256, hex";
+    actual = fp.lockHashOfText "version = 4\n";
+    expected = "083791b01c1a67ae66aca99070c9ee48";
+  }
+  {
+    name = "expected fields from the source files";
+    actual = expect;
+    expected = {
+      rustc = "1.95.0";
+      target = "x86_64-unknown-linux-gnu";
+      api = "0.1.0";
+      lock = "083791b01c1a67ae66aca99070c9ee48";
+    };
+  }
+  {
+    name = "a matching fingerprint has no mismatches";
+    actual = fp.mismatches "libx.so" expect text;
+    expected = [ ];
+  }
+  {
+    name = "another lockfile is named with the fix";
+    actual = mentions "plugin libx.so has lock=ffffffff.*this flake builds lock=083791b0.*same Cargo.lock" (
+      fp.mismatches "libx.so" expect otherLock
+    );
+    expected = true;
+  }
+  {
+    name = "another compiler is named";
+    actual = builtins.length (fp.mismatches "libx.so" expect (builtins.replaceStrings [ "rustc=1.95.0" ] [ "rustc=1.93.0" ] text));
+    expected = 1;
+  }
+  {
+    name = "required parts for the build-time check";
+    actual = fp.requiredParts expect;
+    expected = [
+      "api=0.1.0;"
+      "rustc=1.95.0;"
+      "target=x86_64-unknown-linux-gnu;"
+      "lock=083791b01c1a67ae66aca99070c9ee48"
+    ];
+  }
+  {
+    name = "the repository's own inputs";
+    actual = {
+      rustc = builtins.match "[0-9]+\\.[0-9]+\\.[0-9]+" repo.rustc != null;
+      api = builtins.match "[0-9]+\\.[0-9]+\\.[0-9]+.*" repo.api != null;
+      lock = builtins.match "[0-9a-f]{32}" repo.lock != null;
+      inherit (repo) target;
+    };
+    expected = {
+      rustc = true;
+      api = true;
+      lock = true;
+      target = "aarch64-unknown-linux-gnu";
+    };
+  }
+  {
+    name = "an unknown system is an error";
+    actual = throws (fp.targetOf "riscv64-plan9");
+    expected = true;
+  }
+]
