@@ -13,7 +13,8 @@
 mod ceiling;
 mod child;
 mod churn;
-mod client;
+/// The HTTPS client of the apiserver, shared with the load tests.
+use pedia_testkit::https as client;
 mod layers;
 mod machine;
 mod memprobe;

@@ -1,7 +1,8 @@
 //! Turning a cluster's `syncResources` (groups, optional versions, resources with `*`
 //! wildcards, `syncAllCustomResources`) into the concrete resources to sync, by discovery:
 //! each resource is synced at one version — the first listed version the cluster serves,
-//! or the cluster's preferred version.
+//! or the cluster's preferred version. Core `secrets` are synced only when named: no
+//! wildcard picks them up, so a `*` never copies credentials into the search index.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -163,7 +164,9 @@ impl Served {
                 for resource in &entry.resources {
                     if resource == "*" {
                         for r in self.resources_of(&group) {
-                            want(&group, &r, &entry.versions, &mut targets);
+                            if !needs_explicit_listing(&group, &r) {
+                                want(&group, &r, &entry.versions, &mut targets);
+                            }
                         }
                     } else {
                         want(&group, resource, &entry.versions, &mut targets);
@@ -186,6 +189,11 @@ impl Served {
         }
         (targets.into_values().collect(), unresolved)
     }
+}
+
+/// Resources a wildcard never selects: they must be listed by name to be synced.
+fn needs_explicit_listing(group: &str, resource: &str) -> bool {
+    group.is_empty() && resource == "secrets"
 }
 
 /// Whether a group is one of Kubernetes' own (everything else counts as custom).
@@ -254,6 +262,7 @@ mod tests {
                     vec![
                         target("", "v1", "pods", "Pod"),
                         target("", "v1", "configmaps", "ConfigMap"),
+                        target("", "v1", "secrets", "Secret"),
                     ],
                 )]),
             ),
@@ -364,7 +373,12 @@ mod tests {
         assert_eq!(labels(&t), vec!["widgets.example.com@v1"]);
 
         let (t, _) = s.resolve(&[gr("*", &["*"], &[])], false, |_| false);
-        assert_eq!(t.len(), 6);
+        assert_eq!(t.len(), 6, "every resource but secrets: {:?}", labels(&t));
+        assert!(!labels(&t).iter().any(|l| l.starts_with("secrets")));
+        let (t, _) = s.resolve(&[gr("", &["*"], &[])], false, |_| false);
+        assert_eq!(labels(&t), vec!["configmaps@v1", "pods@v1"]);
+        let (t, _) = s.resolve(&[gr("", &["secrets"], &[])], false, |_| false);
+        assert_eq!(labels(&t), vec!["secrets@v1"], "named explicitly");
 
         let (t, u) = s.resolve(
             &[gr("apps", &["nothings"], &[]), gr("nope.io", &["x"], &[])],

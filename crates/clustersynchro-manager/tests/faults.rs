@@ -1,7 +1,7 @@
 //! Faults the synchro manager must survive without losing stored objects, converging to the
 //! clusters' state once the fault clears: the database restarting during a sync, the
-//! database unreachable at start-up, a member cluster that stops answering, answers slowly
-//! or returns garbage, and a full disk under SQLite. Each case checks that the fault is
+//! database unreachable at start-up, a storage plugin whose calls fail, a member cluster
+//! that stops answering, answers slowly or returns garbage, and a full disk under SQLite. Each case checks that the fault is
 //! visible (status, readiness, errors) and that the comparer finds storage equal to the
 //! simulator afterwards.
 
@@ -186,8 +186,9 @@ async fn published_condition(
     ))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn database_restarts_during_sync() {
+/// A PostgreSQL schema reached through a proxy that can cut the connection, and its URL
+/// through the proxy.
+async fn proxied_schema() -> (PgSchema, TcpProxy, String) {
     let schema = PgSchema::create("pedia_faults").await;
     let upstream: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("addr");
     let proxy = TcpProxy::start(upstream).await;
@@ -195,13 +196,62 @@ async fn database_restarts_during_sync() {
         .url
         .replacen("127.0.0.1:5432", &proxy.addr().to_string(), 1);
     assert_ne!(url, schema.url, "the database URL goes through the proxy");
+    (schema, proxy, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn database_restarts_during_sync() {
+    let (schema, proxy, url) = proxied_schema().await;
     let storage = internal(&format!(
         "type: postgres\ndsn: {url}\nparams:\n  search_path: {}\n",
         schema.schema
     ))
     .await
     .expect("storage");
+    outage_during_sync(storage, &proxy).await;
+    schema.drop_schema().await;
+}
 
+/// The storage plugin's calls fail (its database behind the proxy goes away) while the
+/// manager syncs through the plugin host: the errors cross the FFI boundary as storage
+/// errors, are reported, and the sync converges once the plugin works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plugin_returns_errors_during_sync() {
+    let (schema, proxy, url) = proxied_schema().await;
+    let plugins = tempfile::tempdir().expect("dir");
+    std::fs::copy(
+        pedia_testkit::workspace::plugin("sample_storage"),
+        plugins.path().join("libsample_storage.so"),
+    )
+    .expect("copy plugin");
+    pedia_plugin_host::write_manifest(plugins.path()).expect("manifest");
+    let mut registry = pedia_storage::Registry::new();
+    pedia_plugin_host::register_dir(
+        &mut registry,
+        plugins.path(),
+        pedia_plugin_host::Verification::Manifest,
+    )
+    .expect("load the sample plugin");
+    let config = plugins.path().join("sample.yaml");
+    std::fs::write(
+        &config,
+        format!("type: postgres\ndsn: {url}\nschema: {}\n", schema.schema),
+    )
+    .expect("config");
+    let storage = registry
+        .get("sample-storage-layer")
+        .expect("registered")
+        .open(Some(&config))
+        .await
+        .expect("open the plugin layer");
+    outage_during_sync(storage, &proxy).await;
+    schema.drop_schema().await;
+}
+
+/// Syncs a cluster into `storage`, cuts the database under it mid-sync, changes the
+/// cluster, restores the database, and restarts it once more; after each fault storage must
+/// converge to the cluster.
+async fn outage_during_sync(storage: Arc<dyn StorageFactory>, proxy: &TcpProxy) {
     let c1 = sim("c1", "pods=3000,configmaps=800,seed=11");
     let dir = tempfile::tempdir().expect("dir");
     write_cluster(dir.path(), &c1);
@@ -245,7 +295,6 @@ async fn database_restarts_during_sync() {
     proxy.restart().await;
     wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
     manager.task.abort();
-    schema.drop_schema().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,10 +3,12 @@
 //! PostgreSQL schemas and MySQL databases (failing, never skipping, when a server is down),
 //! [`workspace`] builds plugin crates with the tests' own toolchain and lockfile,
 //! [`converge`] compares what storage holds with what a simulated cluster holds,
-//! [`proxy`] cuts and restores the connection to a real server.
+//! [`proxy`] cuts and restores the connection to a real server, [`https`] talks to a
+//! running apiserver.
 
 pub mod converge;
 pub mod databases;
+pub mod https;
 pub mod kubectl;
 pub mod proxy;
 pub mod workspace;

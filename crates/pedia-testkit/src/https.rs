@@ -1,5 +1,5 @@
-//! The HTTPS client the scenarios talk to the apiserver with: hyper-util's pooled client
-//! over rustls (ring), HTTP/2 as kubectl negotiates it, a bearer token, and the
+//! An HTTPS client of the search API for benchmarks and load tests: hyper-util's pooled
+//! client over rustls (ring), HTTP/2 as kubectl negotiates it, a bearer token, and the
 //! apiserver's self-signed certificate as the only trusted root.
 
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use hyper::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use hyper::{Request, StatusCode};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -21,14 +21,14 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 /// The search API's base path.
-pub(crate) const RESOURCES: &str = "/apis/clusterpedia.io/v1beta1/resources";
+pub const RESOURCES: &str = "/apis/clusterpedia.io/v1beta1/resources";
 
-/// How long one request may take before the scenario records it as failed.
+/// How long one request may take before the caller records it as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A client of one apiserver.
 #[derive(Debug, Clone)]
-pub(crate) struct Api {
+pub struct Api {
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     base: String,
     auth: HeaderValue,
@@ -36,7 +36,7 @@ pub(crate) struct Api {
 
 impl Api {
     /// A client of `https://addr` trusting the PEM certificate(s) at `ca`.
-    pub(crate) fn new(addr: SocketAddr, ca: &Path, token: &str) -> Result<Self> {
+    pub fn new(addr: SocketAddr, ca: &Path, token: &str) -> Result<Self> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(ca)
             .with_context(|| format!("reading the apiserver certificate {}", ca.display()))?
@@ -85,23 +85,30 @@ impl Api {
     }
 
     /// GETs `path`, returning the status and the whole body.
-    pub(crate) async fn get(
+    pub async fn get(&self, path: &str, accept: Option<&str>) -> Result<(StatusCode, Bytes)> {
+        let (status, _, body) = self.get_with_headers(path, accept).await?;
+        Ok((status, body))
+    }
+
+    /// GETs `path`, returning the status, the response headers and the whole body.
+    pub async fn get_with_headers(
         &self,
         path: &str,
         accept: Option<&str>,
-    ) -> Result<(StatusCode, Bytes)> {
+    ) -> Result<(StatusCode, HeaderMap, Bytes)> {
         tokio::time::timeout(REQUEST_TIMEOUT, async {
             let resp = self.send(path, accept).await?;
             let status = resp.status();
+            let headers = resp.headers().clone();
             let body = resp.into_body().collect().await?.to_bytes();
-            Ok((status, body))
+            Ok((status, headers, body))
         })
         .await
         .with_context(|| format!("GET {path} timed out"))?
     }
 
     /// GETs `path`, which must answer 200, and returns the body.
-    pub(crate) async fn get_ok(&self, path: &str, accept: Option<&str>) -> Result<Bytes> {
+    pub async fn get_ok(&self, path: &str, accept: Option<&str>) -> Result<Bytes> {
         let (status, body) = self.get(path, accept).await?;
         if status != StatusCode::OK {
             bail!(
@@ -114,7 +121,7 @@ impl Api {
 
     /// GETs `path`, which must answer 200, counting the body's bytes without keeping
     /// them (a full list is hundreds of megabytes).
-    pub(crate) async fn get_counting(&self, path: &str) -> Result<u64> {
+    pub async fn get_counting(&self, path: &str) -> Result<u64> {
         tokio::time::timeout(REQUEST_TIMEOUT, async {
             let resp = self.send(path, None).await?;
             let status = resp.status();
@@ -139,7 +146,7 @@ impl Api {
     }
 
     /// Opens a streaming GET (a watch); the body is read by the caller.
-    pub(crate) async fn stream(&self, path: &str) -> Result<Incoming> {
+    pub async fn stream(&self, path: &str) -> Result<Incoming> {
         let resp = self.send(path, None).await?;
         if resp.status() != StatusCode::OK {
             let status = resp.status();
