@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
 use serde::Serialize;
 use serde_json::Value;
@@ -165,12 +163,13 @@ fn refs(cluster: usize, objects: &[Value]) -> Vec<ObjRef> {
 
 /// A PediaCluster manifest for a simulator, syncing pods, deployments and replicasets.
 fn pediacluster(sim: &KubeSim) -> Result<String> {
-    let token = sim.token().context("the simulator has a token")?;
-    Ok(format!(
-        "apiVersion: cluster.clusterpedia.io/v1alpha2\nkind: PediaCluster\nmetadata:\n  name: {name}\nspec:\n  apiserver: {url}\n  caData: {ca}\n  tokenData: {token}\n  syncResources:\n  - group: \"\"\n    resources: [pods]\n  - group: apps\n    resources: [deployments, replicasets]\n",
-        name = sim.name(),
-        url = sim.url(),
-        ca = STANDARD.encode(sim.ca_pem()),
-        token = STANDARD.encode(token),
+    sim.token().context("the simulator has a token")?;
+    Ok(sim.pediacluster(
+        "  syncResources:
+  - group: \"\"
+    resources: [pods]
+  - group: apps
+    resources: [deployments, replicasets]
+",
     ))
 }

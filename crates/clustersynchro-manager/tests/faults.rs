@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use clustersynchro_manager::status::pediacluster_resource_type;
 use clustersynchro_manager::{ManagerOptions, RunningManager};
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
@@ -36,17 +35,12 @@ fn synced() -> Vec<ResourceType> {
     ]
 }
 
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 fn write_cluster(dir: &Path, sim: &KubeSim) {
-    let manifest = format!(
-        "apiVersion: cluster.clusterpedia.io/v1alpha2\nkind: PediaCluster\nmetadata:\n  name: {}\nspec:\n  apiserver: {}\n  caData: {}\n  tokenData: {}\n  syncResources:\n  - group: \"\"\n    resources: [pods, configmaps]\n",
-        sim.name(),
-        sim.url(),
-        b64(sim.ca_pem()),
-        b64(sim.token().expect("token"))
+    let manifest = sim.pediacluster(
+        "  syncResources:
+  - group: \"\"
+    resources: [pods, configmaps]
+",
     );
     std::fs::write(dir.join(format!("{}.yaml", sim.name())), manifest).expect("write");
 }

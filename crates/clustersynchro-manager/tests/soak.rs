@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use http_body_util::BodyExt;
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
 use pedia_core::{GroupVersionResource, ResourceType};
@@ -57,17 +56,12 @@ fn soak_duration() -> Duration {
     Duration::from_secs(secs.max(4))
 }
 
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 fn write_cluster(dir: &Path, sim: &KubeSim) {
-    let manifest = format!(
-        "apiVersion: cluster.clusterpedia.io/v1alpha2\nkind: PediaCluster\nmetadata:\n  name: {}\nspec:\n  apiserver: {}\n  caData: {}\n  tokenData: {}\n  syncResources:\n  - group: \"\"\n    resources: [pods, configmaps]\n",
-        sim.name(),
-        sim.url(),
-        b64(sim.ca_pem()),
-        b64(sim.token().expect("token"))
+    let manifest = sim.pediacluster(
+        "  syncResources:
+  - group: \"\"
+    resources: [pods, configmaps]
+",
     );
     std::fs::write(dir.join(format!("{}.yaml", sim.name())), manifest).expect("write");
 }

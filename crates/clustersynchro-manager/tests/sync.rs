@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use clustersynchro_manager::{ManagerOptions, RunningManager};
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
 use pedia_core::{GroupVersionResource, ResourceType};
@@ -41,18 +40,16 @@ fn synced() -> Vec<ResourceType> {
     ]
 }
 
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 /// A PediaCluster manifest for a simulator (apiserver + token + CA, as users write them).
 fn pediacluster(sim: &KubeSim) -> String {
-    format!(
-        "apiVersion: cluster.clusterpedia.io/v1alpha2\nkind: PediaCluster\nmetadata:\n  name: {name}\nspec:\n  apiserver: {url}\n  caData: {ca}\n  tokenData: {token}\n  syncResourcesRefName: workloads\n  syncResources:\n  - group: \"\"\n    resources: [pods, configmaps]\n  - group: stable.example.com\n    resources: [\"*\"]\n",
-        name = sim.name(),
-        url = sim.url(),
-        ca = b64(sim.ca_pem()),
-        token = b64(sim.token().expect("the simulator has a token")),
+    sim.pediacluster(
+        "  syncResourcesRefName: workloads
+  syncResources:
+  - group: \"\"
+    resources: [pods, configmaps]
+  - group: stable.example.com
+    resources: [\"*\"]
+",
     )
 }
 

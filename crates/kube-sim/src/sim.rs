@@ -140,6 +140,23 @@ impl KubeSim {
         self.kubeconfig_with(user)
     }
 
+    /// A `PediaCluster` manifest (YAML) that syncs this cluster: server URL, CA and token
+    /// data, then `spec_tail` — more spec lines indented by two spaces, such as
+    /// `"  syncResources:\n  - group: \"\"\n    resources: [pods]\n"`.
+    pub fn pediacluster(&self, spec_tail: &str) -> String {
+        let token = self
+            .token
+            .as_deref()
+            .map(|t| format!("  tokenData: {}\n", STANDARD.encode(t)))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: cluster.clusterpedia.io/v1alpha2\nkind: PediaCluster\nmetadata:\n  name: {}\nspec:\n  apiserver: {}\n  caData: {}\n{token}{spec_tail}",
+            self.name,
+            self.url(),
+            STANDARD.encode(&self.ca_pem),
+        )
+    }
+
     /// A kubeconfig that authenticates with a client certificate (PEM cert and key).
     pub fn kubeconfig_with_client_cert(&self, cert_pem: &str, key_pem: &str) -> String {
         self.kubeconfig_with(json!({
