@@ -308,15 +308,23 @@ async fn request_limits_answer_with_their_codes() {
     assert_eq!(code, 413);
 
     // One watch per user: the second gets 429 while the first is open.
+    let first_headers = s.dir.path().join("first-watch-headers");
     let first = Command::new("curl")
-        .args(["-sSN", "--max-time", "15", "--cacert"])
+        .args(["-sSN", "--max-time", "30", "--cacert"])
         .arg(s.dir.path().join("certs/apiserver.crt"))
-        .args(["-H", "Authorization: Bearer bob-token"])
+        .args(["-H", "Authorization: Bearer bob-token", "-D"])
+        .arg(&first_headers)
         .arg(format!("https://127.0.0.1:{}{PODS}?watch=true", s.port))
         .stdout(Stdio::null())
         .spawn()
         .expect("watch");
     let mut first = first;
+    // Only once the first watch holds its slot may the second be refused.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&first_headers).is_ok_and(|h| h.contains(" 200")) {
+        assert!(Instant::now() < deadline, "the first watch did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut code = 0;
     while Instant::now() < deadline {

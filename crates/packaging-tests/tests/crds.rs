@@ -1,14 +1,12 @@
 //! The CRDs in the charts are what the Rust cluster types generate (`cargo xtask crds`):
 //! the committed files must be fresh, and the check must catch a stale file.
 
-use std::process::Command;
 
 use packaging_tests::{output, root};
 
 fn xtask_crds(args: &[&str]) -> std::process::Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     output(
-        Command::new(cargo)
+        pedia_testkit::workspace::cargo()
             .current_dir(root())
             .args(["run", "--quiet", "--locked", "-p", "xtask", "--", "crds"])
             .args(args),

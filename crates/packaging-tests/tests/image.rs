@@ -16,9 +16,8 @@ use serde_json::Value;
 const TAG: &str = "test";
 
 fn cargo_xtask(args: &[&str]) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     run_ok(
-        Command::new(cargo)
+        pedia_testkit::workspace::cargo()
             .current_dir(root())
             .args(["run", "--quiet", "--locked", "-p", "xtask", "--"])
             .args(args),
@@ -37,7 +36,7 @@ impl Podman {
         cmd.arg("--root")
             .arg(self.dir.join("root"))
             .arg("--runroot")
-            .arg(self.dir.join("runroot"))
+            .arg(self.dir.join("run"))
             .args(["--storage-driver", "vfs", "--cgroup-manager=cgroupfs"])
             .arg("--runtime")
             .arg(&self.runtime)
@@ -105,10 +104,10 @@ impl Scratch {
     fn new() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
+            .map(|d| d.subsec_nanos() % 1_000_000)
             .unwrap_or_default();
-        let dir =
-            std::env::temp_dir().join(format!("pedia-image-test-{}-{nanos}", std::process::id()));
+        // Short: podman refuses a --runroot longer than 50 characters.
+        let dir = std::env::temp_dir().join(format!("pedia-img-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         Self(dir)
     }

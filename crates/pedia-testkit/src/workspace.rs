@@ -21,6 +21,13 @@ pub fn target_debug() -> PathBuf {
         .join("debug")
 }
 
+/// A `cargo` command through the rustup proxy on `PATH`, as a user runs it. Not `$CARGO`:
+/// that is the resolved path of the toolchain's binary, and builds started through the two
+/// paths invalidate each other's artifacts, so every nested build would recompile.
+pub fn cargo() -> Command {
+    Command::new("cargo")
+}
+
 /// Builds every package of the workspace (dev profile; plugins included) and returns the
 /// output directory. Every test builds the same selection, so feature resolution is the
 /// same and only the first build compiles anything. Cargo releases its build lock while
@@ -29,12 +36,11 @@ pub fn build_workspace() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let output =
-                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-                    .current_dir(root())
-                    .args(["build", "--locked", "--workspace"])
-                    .output()
-                    .expect("run cargo build");
+            let output = cargo()
+                .current_dir(root())
+                .args(["build", "--locked", "--workspace"])
+                .output()
+                .expect("run cargo build");
             assert!(
                 output.status.success(),
                 "cargo build --workspace failed:\n{}",

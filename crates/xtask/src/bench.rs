@@ -10,6 +10,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::dist::cargo;
+
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
     /// Smoke-test sizes in the dev profile: finishes in under two minutes once built.
@@ -27,10 +29,6 @@ pub(crate) struct BenchArgs {
     /// More `pedia-bench run` flags (sizes, rates, durations), after `--`.
     #[arg(last = true)]
     extra: Vec<String>,
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
 fn target_dir(root: &Path) -> Result<PathBuf> {

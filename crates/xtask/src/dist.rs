@@ -27,8 +27,10 @@ struct Artifacts {
     root: PathBuf,
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+pub(crate) fn cargo() -> String {
+    // The rustup proxy on PATH, not `$CARGO` (the toolchain binary's resolved path): builds
+    // through the two paths invalidate each other's artifacts.
+    "cargo".to_owned()
 }
 
 fn artifacts() -> Result<Artifacts> {

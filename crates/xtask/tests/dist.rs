@@ -9,10 +9,9 @@ use pedia_testkit::workspace::root;
 #[test]
 fn dist_then_verify_then_tamper() {
     let out = tempfile::tempdir().expect("dir");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     // The dev profile keeps this test to an incremental build; `cargo xtask dist` defaults
     // to release for real distributions.
-    let status = Command::new(&cargo)
+    let status = pedia_testkit::workspace::cargo()
         .current_dir(root())
         .args([
             "run",
