@@ -1,7 +1,6 @@
 //! The CRDs in the charts are what the Rust cluster types generate (`cargo xtask crds`):
 //! the committed files must be fresh, and the check must catch a stale file.
 
-
 use packaging_tests::{output, root};
 
 fn xtask_crds(args: &[&str]) -> std::process::Output {
