@@ -5,6 +5,10 @@
 //! visible (status, readiness, errors) and that the comparer finds storage equal to the
 //! simulator afterwards.
 
+mod common;
+
+use common::{pods_and_configmaps, write_cluster};
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -14,8 +18,8 @@ use std::time::{Duration, Instant};
 use clustersynchro_manager::status::pediacluster_resource_type;
 use clustersynchro_manager::{ManagerOptions, RunningManager};
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
+use pedia_core::ListOptions;
 use pedia_core::cluster::CONTROL_CLUSTER;
-use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_storage::StorageFactory;
 use pedia_testkit::converge::wait_converged;
 use pedia_testkit::databases::PgSchema;
@@ -23,27 +27,6 @@ use pedia_testkit::proxy::TcpProxy;
 use serde_json::{Value, json};
 
 const CONVERGE: Duration = Duration::from_secs(120);
-
-fn synced() -> Vec<ResourceType> {
-    vec![
-        ResourceType::new(GroupVersionResource::new("", "v1", "pods"), "Pod", true),
-        ResourceType::new(
-            GroupVersionResource::new("", "v1", "configmaps"),
-            "ConfigMap",
-            true,
-        ),
-    ]
-}
-
-fn write_cluster(dir: &Path, sim: &KubeSim) {
-    let manifest = sim.pediacluster(
-        "  syncResources:
-  - group: \"\"
-    resources: [pods, configmaps]
-",
-    );
-    std::fs::write(dir.join(format!("{}.yaml", sim.name())), manifest).expect("write");
-}
 
 fn sim(name: &str, load: &str) -> KubeSim {
     let sim = KubeSim::start(SimConfig::named(name)).expect("simulator");
@@ -142,7 +125,7 @@ fn mutate(sim: &KubeSim, tag: &str) {
 
 async fn stored_count(storage: &Arc<dyn StorageFactory>, cluster: &str) -> usize {
     let mut n = 0;
-    for rt in synced() {
+    for rt in pods_and_configmaps() {
         let opts = ListOptions::from_query(&format!("clusters={cluster}")).expect("query");
         n += storage
             .resource_storage(&rt)
@@ -281,13 +264,13 @@ async fn outage_during_sync(storage: Arc<dyn StorageFactory>, proxy: &TcpProxy) 
         ready(&manager)
     })
     .await;
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
     assert!(synced_objects(&manager) >= before);
 
     // A restart (every connection dropped at once) is survived too.
     mutate(&c1, "db-restart");
     proxy.restart().await;
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
     manager.task.abort();
 }
 
@@ -360,7 +343,7 @@ async fn database_unreachable_at_startup() {
     ))
     .await
     .expect("storage");
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
     let _ = child.kill();
     let _ = child.wait();
     schema.drop_schema().await;
@@ -382,7 +365,7 @@ async fn member_cluster_stops_slows_and_returns_garbage() {
     let manager = clustersynchro_manager::start(&options(&clusters), Arc::clone(&storage))
         .await
         .expect("manager");
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
     let stored = stored_count(&storage, "c1").await;
 
     // Stops answering: the status says NotReachable, nothing stored is lost.
@@ -409,7 +392,7 @@ async fn member_cluster_stops_slows_and_returns_garbage() {
     );
     mutate(&c1, "stopped");
     c1.faults().resume().expect("resume");
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
     eventually("healthy again", Duration::from_secs(90), async || {
         published_condition(&storage, "c1", "Ready").await == Some(("True".into(), "Ready".into()))
     })
@@ -419,7 +402,7 @@ async fn member_cluster_stops_slows_and_returns_garbage() {
     c1.faults()
         .delay_for(Duration::from_millis(700), Duration::from_secs(8));
     mutate(&c1, "slow");
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
 
     // Returns garbage for a while (then recovers).
     let stored = stored_count(&storage, "c1").await;
@@ -430,7 +413,7 @@ async fn member_cluster_stops_slows_and_returns_garbage() {
         "garbage deletes nothing"
     );
     mutate(&c1, "garbage");
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
     manager.task.abort();
 }
 
@@ -486,7 +469,7 @@ async fn disk_full_under_sqlite() {
         .status()
         .expect("remount");
     assert!(grow.success());
-    wait_converged(&storage, "c1", &c1, &synced(), CONVERGE).await;
+    wait_converged(&storage, "c1", &c1, &pods_and_configmaps(), CONVERGE).await;
     manager.task.abort();
     let _ = storage.shutdown().await;
     drop(unmount);

@@ -4,6 +4,11 @@
 //! status is written back to the host; another shard's cluster is left alone; deleting a
 //! PediaCluster removes its objects.
 
+mod common;
+
+use common::pods_and_configmaps;
+use pedia_testkit::converge::wait_converged;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use clustersynchro_manager::{ManagerOptions, RunningManager};
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
-use pedia_core::{GroupVersionResource, ResourceType};
 use pedia_storage::StorageFactory;
-use pedia_testkit::converge::wait_converged;
 use serde_json::{Value, json};
 
 const NS: &str = "clusterpedia-system";
@@ -21,17 +24,6 @@ const LEASE: &str = "clusterpedia-clustersynchro-manager";
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn synced() -> Vec<ResourceType> {
-    vec![
-        ResourceType::new(GroupVersionResource::new("", "v1", "pods"), "Pod", true),
-        ResourceType::new(
-            GroupVersionResource::new("", "v1", "configmaps"),
-            "ConfigMap",
-            true,
-        ),
-    ]
 }
 
 fn sync_resources() -> Value {
@@ -173,7 +165,14 @@ async fn leader_syncs_host_clusters_and_fails_over() {
     assert!(syncing(&a) != syncing(&b), "exactly one manager syncs");
     let first_holder = lease_holder(&host).expect("the lease has a holder");
     for (m, sim) in [("m1", &m1), ("m2", &m2)] {
-        wait_converged(&storage, m, sim, &synced(), Duration::from_secs(60)).await;
+        wait_converged(
+            &storage,
+            m,
+            sim,
+            &pods_and_configmaps(),
+            Duration::from_secs(60),
+        )
+        .await;
     }
     let stored = storage.stored_resources().await.expect("stored");
     assert!(
@@ -216,7 +215,14 @@ async fn leader_syncs_host_clusters_and_fails_over() {
     m1.store()
         .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "after-failover", "namespace": "default"}, "data": {"k": "v"}}))
         .expect("create");
-    wait_converged(&storage, "m1", &m1, &synced(), Duration::from_secs(60)).await;
+    wait_converged(
+        &storage,
+        "m1",
+        &m1,
+        &pods_and_configmaps(),
+        Duration::from_secs(60),
+    )
+    .await;
 
     // Deleting a PediaCluster removes its objects.
     host.store()

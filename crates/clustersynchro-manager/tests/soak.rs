@@ -10,6 +10,10 @@
 //! second beyond a margin, and under a fixed ceiling), and that once churn stops storage
 //! holds exactly the clusters' objects.
 
+mod common;
+
+use common::{wait_all_converged, write_cluster};
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -18,9 +22,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
-use pedia_core::{GroupVersionResource, ResourceType};
 use pedia_storage::StorageFactory;
-use pedia_testkit::converge::wait_converged;
 use pedia_testkit::databases::PgSchema;
 use pedia_testkit::https::{Api, RESOURCES};
 use pedia_testkit::workspace::build_workspace;
@@ -37,33 +39,12 @@ const RSS_CEILING_KIB: u64 = 768 * 1024;
 /// Allowed growth of peak RSS from the first half of the run to the second.
 const RSS_GROWTH_KIB: u64 = 64 * 1024;
 
-fn synced() -> Vec<ResourceType> {
-    vec![
-        ResourceType::new(GroupVersionResource::new("", "v1", "pods"), "Pod", true),
-        ResourceType::new(
-            GroupVersionResource::new("", "v1", "configmaps"),
-            "ConfigMap",
-            true,
-        ),
-    ]
-}
-
 fn soak_duration() -> Duration {
     let secs = std::env::var("PEDIA_SOAK_SECONDS")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(20);
     Duration::from_secs(secs.max(4))
-}
-
-fn write_cluster(dir: &Path, sim: &KubeSim) {
-    let manifest = sim.pediacluster(
-        "  syncResources:
-  - group: \"\"
-    resources: [pods, configmaps]
-",
-    );
-    std::fs::write(dir.join(format!("{}.yaml", sim.name())), manifest).expect("write");
 }
 
 /// A child process killed when the test ends, its stderr in a file for failure messages.
@@ -352,16 +333,7 @@ async fn soak_readers_watchers_and_churn_hold_within_limits() {
             .await
             .expect("storage"),
     );
-    for sim in &sims {
-        wait_converged(
-            &storage,
-            sim.name(),
-            sim,
-            &synced(),
-            Duration::from_secs(120),
-        )
-        .await;
-    }
+    wait_all_converged(&storage, &sims, Duration::from_secs(120)).await;
 
     // Names for GETs by name, from the initial set.
     let mut names = Vec::new();
@@ -494,16 +466,7 @@ async fn soak_readers_watchers_and_churn_hold_within_limits() {
     }
 
     // Nothing lost: once churn stops, storage converges to the clusters' objects.
-    for sim in &sims {
-        wait_converged(
-            &storage,
-            sim.name(),
-            sim,
-            &synced(),
-            Duration::from_secs(120),
-        )
-        .await;
-    }
+    wait_all_converged(&storage, &sims, Duration::from_secs(120)).await;
     assert!(
         !manager.log_text().contains("panicked") && !apiserver.log_text().contains("panicked"),
         "a component panicked:\n{}\n{}",
