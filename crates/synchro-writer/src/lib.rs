@@ -11,5 +11,5 @@ pub mod resources;
 
 pub use batch::{BatchWriter, LoadSummary, load_objects};
 pub use files::{FileError, read_objects};
-pub use prepare::{Pruning, prepare};
+pub use prepare::{Pruning, prepare, prepare_typed};
 pub use resources::resource_of;

@@ -9,13 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, TypeMeta};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use pedia_core::ResourceType;
 use pedia_storage::{WriteOp, object_key};
-use serde_json::{Value, json};
-use synchro_writer::{BatchWriter, Pruning, prepare};
+use synchro_writer::{BatchWriter, Pruning, prepare_typed};
 use tokio::time::Instant;
 
 use crate::progress::ResourceProgress;
@@ -74,21 +73,20 @@ impl ResourceSynchro {
         self.target.resource_type()
     }
 
-    /// The object as JSON with its apiVersion and kind (list items come without them).
-    fn to_json(&self, obj: DynamicObject) -> Option<Value> {
-        let mut value = serde_json::to_value(obj).ok()?;
-        value["apiVersion"] = json!(self.target.api.api_version);
-        value["kind"] = json!(self.target.api.kind);
-        Some(value)
-    }
-
-    fn upsert(&self, pending: &mut Pending, obj: DynamicObject) {
+    fn upsert(&self, pending: &mut Pending, mut obj: DynamicObject) {
         let key = key_of(&obj);
         let rv = obj.metadata.resource_version.clone().unwrap_or_default();
-        let Some(value) = self.to_json(obj) else {
-            return;
-        };
-        match prepare(value, self.writer.cluster(), self.pruning) {
+        // List items come without apiVersion and kind.
+        obj.types = Some(TypeMeta {
+            api_version: self.target.api.api_version.clone(),
+            kind: self.target.api.kind.clone(),
+        });
+        match prepare_typed(
+            &mut obj,
+            |o| &mut o.metadata,
+            self.writer.cluster(),
+            self.pruning,
+        ) {
             Ok(object) => pending.push(WriteOp::Upsert(object), key, Some(rv)),
             Err(err) => {
                 tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), object = %key, error = %err, "skipping an object that cannot be stored");
