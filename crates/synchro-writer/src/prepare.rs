@@ -51,8 +51,8 @@ pub fn prepare(mut object: Value, cluster: &str, pruning: Pruning) -> Result<Obj
 
 /// [`prepare`] for an object a Kubernetes client already decoded into a typed value
 /// (kube's `DynamicObject`): prunes its `meta` in place and serialises the object once.
-/// Going through a `serde_json::Value` tree instead cost the synchro manager about a third
-/// of its initial-sync time in allocations (profiled with `perf`, see the benchmark).
+/// Going through a `serde_json::Value` tree instead copied every object once more; the
+/// initial sync is bound by allocation (about 45% of its samples under `perf`).
 pub fn prepare_typed<T: Serialize>(
     object: &mut T,
     meta: impl FnOnce(&mut T) -> &mut ObjectMeta,
