@@ -21,11 +21,10 @@ pub fn target_debug() -> PathBuf {
         .join("debug")
 }
 
-/// A `cargo` command through the rustup proxy on `PATH`, as a user runs it. Not `$CARGO`:
-/// that is the resolved path of the toolchain's binary, and builds started through the two
-/// paths invalidate each other's artifacts, so every nested build would recompile.
+/// A `cargo` command as a user runs it (see `user-cargo`): nested builds share the
+/// user's artifacts instead of rebuilding them.
 pub fn cargo() -> Command {
-    Command::new("cargo")
+    user_cargo::command()
 }
 
 /// Builds every package of the workspace (dev profile; plugins included) and returns the

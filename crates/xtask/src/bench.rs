@@ -32,7 +32,7 @@ pub(crate) struct BenchArgs {
 }
 
 fn target_dir(root: &Path) -> Result<PathBuf> {
-    let output = Command::new(cargo())
+    let output = cargo()
         .current_dir(root)
         .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
         .output()
@@ -56,7 +56,7 @@ pub(crate) fn run(args: &BenchArgs, root: &Path) -> Result<()> {
         .profile
         .clone()
         .unwrap_or_else(|| if args.quick { "dev" } else { "release" }.to_owned());
-    let mut build = Command::new(cargo());
+    let mut build = cargo();
     build
         .current_dir(root)
         .args(["build", "--locked", "--profile", &profile]);

@@ -3,7 +3,6 @@
 //! plugins into `dist/plugins` with the manifest the components verify at start-up.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -27,14 +26,10 @@ struct Artifacts {
     root: PathBuf,
 }
 
-pub(crate) fn cargo() -> String {
-    // The rustup proxy on PATH, not `$CARGO` (the toolchain binary's resolved path): builds
-    // through the two paths invalidate each other's artifacts.
-    "cargo".to_owned()
-}
+pub(crate) use user_cargo::command as cargo;
 
 fn artifacts() -> Result<Artifacts> {
-    let output = Command::new(cargo())
+    let output = cargo()
         .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
         .output()
         .context("running cargo metadata")?;
@@ -90,7 +85,7 @@ fn fresh_dir(dir: &Path) -> Result<()> {
 
 pub(crate) fn run(args: &DistArgs) -> Result<()> {
     let artifacts = artifacts()?;
-    let status = Command::new(cargo())
+    let status = cargo()
         .current_dir(&artifacts.root)
         // The whole workspace, as the tests build it: one feature resolution for host and
         // plugins (test plugins are built but not copied).

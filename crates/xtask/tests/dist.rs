@@ -1,5 +1,6 @@
 //! `cargo xtask dist` produces a plugin directory that `pedia plugin verify` accepts, and
-//! any changed byte of a plugin makes it refuse the directory.
+//! any changed byte of a plugin makes it refuse the directory; run right after a plain
+//! `cargo build --workspace` of the same profile, it compiles nothing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,9 +10,10 @@ use pedia_testkit::workspace::root;
 #[test]
 fn dist_then_verify_then_tamper() {
     let out = tempfile::tempdir().expect("dir");
-    // The dev profile keeps this test to an incremental build; `cargo xtask dist` defaults
-    // to release for real distributions.
-    let status = pedia_testkit::workspace::cargo()
+    // `cargo build --workspace`, as a user runs it. The dev profile keeps this test to an
+    // incremental build; `cargo xtask dist` defaults to release for real distributions.
+    pedia_testkit::workspace::build_workspace();
+    let output = pedia_testkit::workspace::cargo()
         .current_dir(root())
         .args([
             "run",
@@ -26,9 +28,15 @@ fn dist_then_verify_then_tamper() {
             "--out",
         ])
         .arg(out.path())
-        .status()
+        .output()
         .expect("run cargo xtask dist");
-    assert!(status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    // The nested build inherits nothing from `cargo run` that would dirty a fingerprint.
+    assert!(
+        !log.contains("Compiling "),
+        "cargo xtask dist rebuilt what cargo build had built:\n{log}"
+    );
 
     let bin = out.path().join("bin");
     for b in [
