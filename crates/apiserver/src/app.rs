@@ -13,11 +13,13 @@ use axum::routing::get;
 use pedia_storage::StorageFactory;
 use serde_json::json;
 
-use crate::auth::{Authenticator, PeerIdentity};
+use crate::auth::{Authenticator, PeerCertificates, UserInfo};
 use crate::authz::Authorizer;
 use crate::error::ApiError;
 use crate::limits::{Limits, Usage};
 use crate::metrics::Metrics;
+use crate::request_attributes::RequestAttributes;
+use crate::sar::{DelegatedAuthorizer, Verdict};
 use crate::{collections, resources};
 
 /// The prefix of Clusterpedia's API group.
@@ -28,6 +30,8 @@ pub const GROUP_PREFIX: &str = "/apis/clusterpedia.io/v1beta1";
 pub struct AppState {
     pub storage: Arc<dyn StorageFactory>,
     pub auth: Arc<Authenticator>,
+    /// SubjectAccessReviews against the host cluster, when one is configured.
+    pub delegated: Option<Arc<DelegatedAuthorizer>>,
     pub authz: Arc<Authorizer>,
     pub limits: Limits,
     pub usage: Usage,
@@ -87,10 +91,10 @@ async fn authenticate(State(state): State<SharedState>, mut req: Request, next: 
     let verb = verb_of(&req);
     let peer = req
         .extensions()
-        .get::<PeerIdentity>()
+        .get::<PeerCertificates>()
         .cloned()
         .unwrap_or_default();
-    let response = match state.auth.authenticate(req.headers(), &peer) {
+    let response = match state.auth.authenticate(req.headers(), &peer).await {
         Ok(user) => {
             req.extensions_mut().insert(user);
             next.run(req).await
@@ -107,6 +111,42 @@ async fn authenticate(State(state): State<SharedState>, mut req: Request, next: 
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     );
     response
+}
+
+/// Asks the host cluster whether the authenticated user may make this request (a
+/// SubjectAccessReview with Clusterpedia's request attributes); without a host cluster
+/// every authenticated request passes to the policy file.
+async fn authorize(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let Some(delegated) = &state.delegated else {
+        return next.run(req).await;
+    };
+    let Some(user) = req.extensions().get::<UserInfo>() else {
+        return ApiError::unauthorized().into_response();
+    };
+    let attributes = RequestAttributes::of(
+        req.method(),
+        req.uri().path(),
+        req.uri().query().unwrap_or(""),
+    );
+    match delegated.authorize(user, &attributes).await {
+        Ok(Verdict::Allowed) => next.run(req).await,
+        Ok(Verdict::Denied { reason }) => {
+            tracing::debug!(user = %user.name, ?attributes, "denied by the host cluster");
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                attributes.forbidden_message(&user.name, &reason),
+            )
+            .into_response()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot authorize a request");
+            ApiError::service_unavailable(
+                "the request could not be authorized: the host cluster's SubjectAccessReview API did not answer",
+            )
+            .into_response()
+        }
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -196,10 +236,15 @@ pub fn router(state: SharedState) -> Router {
             get(collections::get),
         )
         .fallback(fallback)
-        // Limits run after authentication (so 401 comes first for anonymous floods).
+        // Limits run after authentication and authorization (as in kube-apiserver: 401 and 403
+        // come first for anonymous or unauthorized floods).
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             crate::limits::enforce,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authorize,
         ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

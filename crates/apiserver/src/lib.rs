@@ -6,7 +6,9 @@
 //! Codemap: [`app`] (router, auth and metrics middleware, health), [`resources`]
 //! (discovery, list, get, watch), [`collections`], [`discovery`], [`render`] (Table and
 //! metadata forms), [`listbody`] (responses assembled from stored bytes), [`negotiate`]
-//! (Accept header), [`paths`], [`auth`] (authentication), [`authz`] (the policy),
+//! (Accept header), [`paths`], [`auth`] (authentication, delegated to the host cluster
+//! where one is configured), [`sar`] (delegated authorization by SubjectAccessReview, with
+//! [`request_attributes`]), [`authz`] (the policy file), [`host`] (the host cluster),
 //! [`limits`], [`options`] (flags). TLS serving is
 //! `https-serve`.
 
@@ -16,6 +18,7 @@ pub mod authz;
 pub mod collections;
 pub mod discovery;
 pub mod error;
+pub mod host;
 pub mod limits;
 pub mod listbody;
 pub mod metrics;
@@ -23,7 +26,10 @@ pub mod negotiate;
 pub mod options;
 pub mod paths;
 pub mod render;
+pub mod request_attributes;
 pub mod resources;
+pub mod sar;
+mod ttl_cache;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,7 +54,8 @@ pub async fn start(
     storage: Arc<dyn StorageFactory>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<RunningServer> {
-    let auth = Arc::new(serving.authenticator()?);
+    let security = serving.security().await?;
+    let auth = Arc::new(security.authenticator);
     let authz = Arc::new(serving.authorizer()?);
     let policy_reloader = authz.watch(std::time::Duration::from_secs(2));
     let limits = serving.limits();
@@ -57,7 +64,8 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let state = Arc::new(AppState {
         storage,
-        auth: Arc::clone(&auth),
+        auth,
+        delegated: security.delegated.map(Arc::new),
         authz,
         usage: limits::Usage::new(&limits),
         limits,
@@ -65,13 +73,12 @@ pub async fn start(
         metrics: metrics::Metrics::default(),
     });
     let app = router(state);
-    let identify = move |chain: Option<&[rustls::pki_types::CertificateDer<'static>]>| {
-        auth.identify_peer(chain)
-    };
+    let mut background = security.tasks;
+    background.extend(policy_reloader);
     let task = tokio::spawn(async move {
-        https_serve::serve_tls(listener, tls, identify, app, shutdown).await;
-        if let Some(reloader) = policy_reloader {
-            reloader.abort();
+        https_serve::serve_tls(listener, tls, auth::PeerCertificates::new, app, shutdown).await;
+        for task in background {
+            task.abort();
         }
     });
     tracing::info!(%addr, "serving the search API");

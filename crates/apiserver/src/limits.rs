@@ -158,6 +158,7 @@ mod tests {
         Arc::new(AppState {
             storage: Arc::new(storage_memory::MemoryStorage::default()),
             auth: Arc::new(crate::auth::Authenticator::default()),
+            delegated: None,
             authz: Arc::new(crate::authz::Authorizer::allow_all()),
             usage: Usage::new(&limits),
             limits,

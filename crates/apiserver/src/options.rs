@@ -1,13 +1,20 @@
-//! The apiserver's flags (kube-apiserver's names where they exist) and turning them into
-//! the TLS configuration and the authenticator.
+//! The apiserver's flags (kube-apiserver's and k8s.io/apiserver's names where they exist)
+//! and turning them into the TLS configuration, the authenticator and the delegated
+//! authorizer.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ArgAction;
 
-use crate::auth::{AuthConfigError, Authenticator, RequestHeaderConfig, parse_token_file};
+use crate::auth::configmap::{self, Lookup};
+use crate::auth::{
+    AuthConfigError, Authenticator, CaBundleEq, CertAuth, RequestHeader, TokenReviewer,
+    parse_token_file,
+};
+use crate::host::HostCluster;
+use crate::sar::{AlwaysAllowPaths, DelegatedAuthorizer};
 use https_serve::tls::{self, TlsError};
 
 /// Serving and authentication flags.
@@ -50,9 +57,46 @@ pub struct ServingOptions {
     /// Headers carrying the groups.
     #[arg(long, value_delimiter = ',', default_value = "X-Remote-Group")]
     pub requestheader_group_headers: Vec<String>,
-    /// Prefix of headers carrying extra user information (accepted, not used).
-    #[arg(long, default_value = "X-Remote-Extra-")]
-    pub requestheader_extra_headers_prefix: String,
+    /// Headers carrying the user's uid.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+    /// Prefixes of headers carrying extra user information (passed on to
+    /// SubjectAccessReviews).
+    #[arg(long, value_delimiter = ',', default_value = "X-Remote-Extra-")]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+    /// Kubeconfig of the host cluster (where PediaClusters and the APIService live). Also
+    /// the default of --authentication-kubeconfig and --authorization-kubeconfig.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig of the cluster that reviews bearer tokens (TokenReview) and publishes
+    /// the client and front-proxy CAs (configmap kube-system/extension-apiserver-
+    /// authentication). Without it (and without --kubeconfig): in-cluster in a pod,
+    /// otherwise only the static flags above authenticate.
+    #[arg(long)]
+    pub authentication_kubeconfig: Option<PathBuf>,
+    /// Do not read the CAs from the extension-apiserver-authentication ConfigMap.
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub authentication_skip_lookup: bool,
+    /// Start even if the extension-apiserver-authentication ConfigMap cannot be read.
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    pub authentication_tolerate_lookup_failure: bool,
+    /// How long TokenReview answers are cached.
+    #[arg(long, default_value = "10s", value_parser = pedia_core::duration::parse_flag_duration)]
+    pub authentication_token_webhook_cache_ttl: std::time::Duration,
+    /// Kubeconfig of the cluster that authorizes every request (SubjectAccessReview).
+    /// Without it (and without --kubeconfig): in-cluster in a pod, otherwise no delegated
+    /// authorization (the policy file alone decides).
+    #[arg(long)]
+    pub authorization_kubeconfig: Option<PathBuf>,
+    /// Paths served without a SubjectAccessReview (exact, or a prefix ending in `*`).
+    #[arg(long, value_delimiter = ',', default_value = "/healthz,/readyz,/livez")]
+    pub authorization_always_allow_paths: Vec<String>,
+    /// How long an "allowed" SubjectAccessReview answer is cached.
+    #[arg(long, default_value = "10s", value_parser = pedia_core::duration::parse_flag_duration)]
+    pub authorization_webhook_cache_authorized_ttl: std::time::Duration,
+    /// How long a "denied" SubjectAccessReview answer is cached.
+    #[arg(long, default_value = "10s", value_parser = pedia_core::duration::parse_flag_duration)]
+    pub authorization_webhook_cache_unauthorized_ttl: std::time::Duration,
     /// Who may read which clusters, namespaces and resources (YAML, reloaded when it
     /// changes). Without it every authenticated user may read everything.
     #[arg(long)]
@@ -87,6 +131,10 @@ pub enum OptionsError {
     Auth(#[from] AuthConfigError),
     #[error(transparent)]
     Policy(#[from] crate::authz::PolicyError),
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
+    #[error(transparent)]
+    Lookup(#[from] crate::auth::configmap::LookupFailed),
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -119,8 +167,34 @@ impl ServingOptions {
         SocketAddr::new(self.bind_address, self.secure_port)
     }
 
-    /// The authenticator these flags describe.
-    pub fn authenticator(&self) -> Result<Authenticator, OptionsError> {
+    fn ca_file(path: &Path) -> Result<CaBundleEq, OptionsError> {
+        let pem = std::fs::read_to_string(path).map_err(|source| OptionsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        CaBundleEq::from_pem(&pem).map_err(|reason| {
+            OptionsError::Auth(AuthConfigError(format!("{}: {reason}", path.display())))
+        })
+    }
+
+    /// The request-header settings the flags give, if `--requestheader-client-ca-file` is set.
+    fn request_header(&self) -> Result<Option<RequestHeader>, OptionsError> {
+        let Some(path) = &self.requestheader_client_ca_file else {
+            return Ok(None);
+        };
+        Ok(Some(RequestHeader {
+            ca: Self::ca_file(path)?,
+            allowed_names: self.requestheader_allowed_names.clone(),
+            username_headers: self.requestheader_username_headers.clone(),
+            uid_headers: self.requestheader_uid_headers.clone(),
+            group_headers: self.requestheader_group_headers.clone(),
+            extra_headers_prefix: self.requestheader_extra_headers_prefix.clone(),
+        }))
+    }
+
+    /// Authentication and delegated authorization as these flags describe them, with the
+    /// background tasks (ConfigMap watch) they need.
+    pub async fn security(&self) -> Result<Security, OptionsError> {
         let tokens = match &self.token_auth_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| OptionsError::Read {
@@ -134,29 +208,72 @@ impl ServingOptions {
         let client_ca = self
             .client_ca_file
             .as_deref()
-            .map(tls::client_verifier)
+            .map(Self::ca_file)
             .transpose()?;
-        let request_header = match &self.requestheader_client_ca_file {
-            Some(path) => Some(RequestHeaderConfig {
-                verifier: tls::client_verifier(path)?,
-                allowed_names: self.requestheader_allowed_names.clone(),
-                username_headers: self.requestheader_username_headers.clone(),
-                group_headers: self.requestheader_group_headers.clone(),
-            }),
+        let certs = Arc::new(CertAuth::new(client_ca, self.request_header()?));
+        let mut tasks = Vec::new();
+
+        let authn_host = HostCluster::resolve(
+            self.authentication_kubeconfig
+                .as_deref()
+                .or(self.kubeconfig.as_deref()),
+        );
+        let authn_client = authn_host.client().await?;
+        let token_review = match &authn_client {
+            Some(client) => {
+                let lookup = Lookup {
+                    client_ca: self.client_ca_file.is_none(),
+                    request_header: self.requestheader_client_ca_file.is_none(),
+                };
+                if !self.authentication_skip_lookup && (lookup.client_ca || lookup.request_header) {
+                    tasks.push(
+                        configmap::start(
+                            client.clone(),
+                            lookup,
+                            Arc::clone(&certs),
+                            self.authentication_tolerate_lookup_failure,
+                        )
+                        .await?,
+                    );
+                }
+                Some(TokenReviewer::new(
+                    client.clone(),
+                    self.authentication_token_webhook_cache_ttl,
+                ))
+            }
             None => None,
         };
+        let authz_host = HostCluster::resolve(
+            self.authorization_kubeconfig
+                .as_deref()
+                .or(self.kubeconfig.as_deref()),
+        );
+        let delegated = authz_host.client().await?.map(|client| {
+            DelegatedAuthorizer::new(
+                client,
+                self.authorization_webhook_cache_authorized_ttl,
+                self.authorization_webhook_cache_unauthorized_ttl,
+                AlwaysAllowPaths::new(&self.authorization_always_allow_paths),
+            )
+        });
+        tracing::info!(
+            authentication = ?authn_host,
+            authorization = ?authz_host,
+            "delegation to the host cluster"
+        );
         if self.anonymous_auth {
             tracing::warn!("--anonymous-auth=true: requests without credentials are served");
         }
-        Ok(Authenticator::new(
-            tokens,
-            client_ca,
-            request_header,
-            self.anonymous_auth,
-        ))
+        Ok(Security {
+            authenticator: Authenticator::new(tokens, certs, token_review, self.anonymous_auth),
+            delegated,
+            tasks,
+        })
     }
 
     /// The TLS configuration: the given certificate, or a self-signed one in --cert-dir.
+    /// Client certificates are requested from everyone and checked per request, against CAs
+    /// that may change ([`crate::auth::certs`]).
     pub fn tls_config(&self) -> Result<Arc<rustls::ServerConfig>, OptionsError> {
         let (cert, key) = match (&self.tls_cert_file, &self.tls_private_key_file) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
@@ -169,13 +286,15 @@ impl ServingOptions {
                 tls::self_signed(&self.cert_dir, &extra)?
             }
         };
-        let mut cas = Vec::new();
-        if let Some(ca) = &self.client_ca_file {
-            cas.push(ca.as_path());
-        }
-        if let Some(ca) = &self.requestheader_client_ca_file {
-            cas.push(ca.as_path());
-        }
-        Ok(tls::server_config(&cert, &key, &cas)?)
+        Ok(tls::server_config_requesting_client_certs(&cert, &key)?)
     }
+}
+
+/// What authenticates and authorizes requests, built from the flags.
+#[derive(Debug)]
+pub struct Security {
+    pub authenticator: Authenticator,
+    pub delegated: Option<DelegatedAuthorizer>,
+    /// Background work (the ConfigMap watch); aborted when the server stops.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
 }

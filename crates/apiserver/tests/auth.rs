@@ -371,3 +371,139 @@ async fn client_certificates_front_proxy_and_anonymous() {
     assert!(body.contains("\"PodList\""), "{body}");
     open.stop();
 }
+
+/// Runs `openssl` with `args` in `dir` (the seed's certificate commands).
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is installed (Debian package openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The seed's "Local Run" certificates: a CA and an X.509 v1 client certificate for
+/// CN=development, O=system:masters, made with the seed's own openssl commands.
+fn seed_certificates(dir: &Path, prefix: &str) {
+    let name = |f: &str| format!("{prefix}{f}");
+    let subj = format!("/CN={prefix}ca");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-nodes",
+            "-new",
+            "-x509",
+            "-keyout",
+            &name("ca.key"),
+            "-out",
+            &name("ca.crt"),
+            "-subj",
+            &subj,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-out",
+            &name("client.csr"),
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &name("client.key"),
+            "-subj",
+            "/CN=development/O=system:masters",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "365",
+            "-in",
+            &name("client.csr"),
+            "-CA",
+            &name("ca.crt"),
+            "-CAkey",
+            &name("ca.key"),
+            "-set_serial",
+            "01",
+            "-sha256",
+            "-out",
+            &name("client.crt"),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_s_openssl_v1_client_certificate_is_accepted() {
+    let server = start(&["--client-ca-file", "ca.crt"], |dir| {
+        seed_certificates(dir, "");
+        seed_certificates(dir, "other-");
+    })
+    .await;
+    let text = String::from_utf8(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(server.path("client.crt"))
+            .output()
+            .expect("openssl")
+            .stdout,
+    )
+    .expect("utf-8");
+    assert!(
+        text.contains("Version: 1 (0x0)"),
+        "the seed's commands make a v1 certificate"
+    );
+
+    let user = |prefix: &str| {
+        format!(
+            "    client-certificate: {}\n    client-key: {}",
+            server.path(&format!("{prefix}client.crt")).display(),
+            server.path(&format!("{prefix}client.key")).display()
+        )
+    };
+    for version in [27, 33] {
+        let out = Command::new(kubectl(version))
+            .arg("--kubeconfig")
+            .arg(kubeconfig(&server, &user("")))
+            .arg("--cache-dir")
+            .arg(server.path("cache"))
+            .args(["get", "pods", "-A", "-o", "name"])
+            .output()
+            .expect("kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl 1.{version}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "pod/p");
+    }
+    // A certificate of another CA is not a user; the server says why in its log.
+    let (code, _) = curl(
+        &server,
+        &[
+            "--cert",
+            server.path("other-client.crt").to_str().expect("p"),
+            "--key",
+            server.path("other-client.key").to_str().expect("p"),
+        ],
+        PODS,
+    );
+    assert_eq!(code, 401);
+    let log = server.stop();
+    assert!(
+        log.contains("client certificate does not authenticate")
+            && log.contains("not signed by a trusted CA"),
+        "{log}"
+    );
+}

@@ -68,11 +68,13 @@ pub async fn serve_tls<I, F>(
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(err)) => {
-                    tracing::debug!(%remote, error = %err, "TLS handshake failed");
+                    // Refused certificates included: an operator debugging "kubectl cannot
+                    // connect" needs the reason without turning on debug logs.
+                    tracing::info!(%remote, reason = %err, "TLS handshake refused");
                     return;
                 }
                 Err(_) => {
-                    tracing::debug!(%remote, "TLS handshake timed out");
+                    tracing::info!(%remote, "TLS handshake timed out");
                     return;
                 }
             };

@@ -1,6 +1,7 @@
 //! TLS for the secure port: the serving certificate (from files, or self-signed into the
-//! cert dir when none is given, as kube-apiserver does) and client-certificate verification
-//! against the client CA and the front-proxy CA.
+//! cert dir when none is given, as kube-apiserver does) and client certificates, either
+//! verified in the handshake against fixed CAs ([`server_config`], the simulator) or only
+//! requested, for the request authenticator to check ([`server_config_requesting_client_certs`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,6 +135,35 @@ fn restrict(path: &Path) {
 #[cfg(not(unix))]
 fn restrict(_path: &Path) {}
 
+/// The server's rustls configuration when client certificates are checked per request
+/// against CAs that may change ([`crate::client_cert`]): every client is asked for one,
+/// none is required, and the handshake only proves the client holds the leaf's key.
+pub fn server_config_requesting_client_certs(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let builder =
+        rustls::ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_client_cert_verifier(crate::client_cert::RequestingClientVerifier::new());
+    finish(builder, cert, key)
+}
+
+fn finish(
+    builder: rustls::ConfigBuilder<rustls::ServerConfig, rustls::server::WantsServerCert>,
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain = load_certs(cert)?;
+    let key = load_key(key)?;
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Config(format!("certificate and key do not match: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// The server's rustls configuration. Client certificates are requested when
 /// `client_roots` is given (signed by any of its CAs) but never required: bearer tokens
 /// still work.
@@ -142,8 +172,6 @@ pub fn server_config(
     key: &Path,
     client_ca_files: &[&Path],
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let chain = load_certs(cert)?;
-    let key = load_key(key)?;
     let builder =
         rustls::ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
             .with_safe_default_protocol_versions()
@@ -169,9 +197,5 @@ pub fn server_config(
         .map_err(|e| TlsError::Config(e.to_string()))?;
         builder.with_client_cert_verifier(verifier)
     };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| TlsError::Config(format!("certificate and key do not match: {e}")))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    finish(builder, cert, key)
 }
