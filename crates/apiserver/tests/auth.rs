@@ -507,3 +507,89 @@ async fn the_seed_s_openssl_v1_client_certificate_is_accepted() {
         "{log}"
     );
 }
+
+/// A kubeconfig for a host cluster at a port nothing listens on.
+fn dead_host_kubeconfig(dir: &Path) -> PathBuf {
+    let port = free_port();
+    let path = dir.join("dead-host.kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: h\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: h\n  context: {{cluster: h, user: u}}\ncurrent-context: h\n"
+        ),
+    )
+    .expect("kubeconfig");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_cluster_that_does_not_answer() {
+    // Without the ConfigMap the apiserver refuses to start, naming what to do...
+    let dir = tempfile::tempdir().expect("dir");
+    let kubeconfig = dead_host_kubeconfig(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_apiserver"))
+        .current_dir(dir.path())
+        .args([
+            "--bind-address",
+            "127.0.0.1",
+            "--secure-port",
+            "0",
+            "--cert-dir",
+            "certs",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--storage-name", "memory"])
+        .output()
+        .expect("run apiserver");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("extension-apiserver-authentication")
+            && err.contains("--authentication-tolerate-lookup-failure"),
+        "{err}"
+    );
+
+    // ...unless told to tolerate it; then reviews that cannot be made are 503s, and
+    // system:masters needs no review.
+    let server = start(
+        &[
+            "--kubeconfig",
+            "dead-host.kubeconfig",
+            "--authentication-tolerate-lookup-failure",
+            "--client-ca-file",
+            "ca.crt",
+        ],
+        |d| {
+            seed_certificates(d, "");
+            dead_host_kubeconfig(d);
+        },
+    )
+    .await;
+    let bearer = format!("Authorization: Bearer {TOKEN}");
+    let (code, body) = curl(&server, &["-H", &bearer], PODS);
+    assert_eq!(
+        code, 503,
+        "the static token authenticates, the review fails: {body}"
+    );
+    assert!(body.contains("SubjectAccessReview"), "{body}");
+    let (code, body) = curl(&server, &["-H", "Authorization: Bearer unknown"], PODS);
+    assert_eq!(code, 503, "an unknown token needs a TokenReview: {body}");
+    assert!(body.contains("TokenReview"), "{body}");
+    let (code, body) = curl(
+        &server,
+        &[
+            "--cert",
+            server.path("client.crt").to_str().expect("p"),
+            "--key",
+            server.path("client.key").to_str().expect("p"),
+        ],
+        PODS,
+    );
+    assert_eq!(code, 200, "system:masters is not reviewed: {body}");
+    assert!(
+        !body.contains("127.0.0.1"),
+        "no internals in answers: {body}"
+    );
+    server.stop();
+}

@@ -174,8 +174,33 @@ mod tests {
         );
         let err = parse(&bad).expect_err("not JSON");
         assert!(err.contains("requestheader-allowed-names"), "{err}");
-        bad = data;
+        bad = data.clone();
         bad.insert("client-ca-file".into(), "garbage".into());
         assert!(parse(&bad).expect_err("bad CA").contains("client-ca-file"));
+
+        // A broken edit keeps the last good settings; only looked-up parts are taken.
+        let certs = CertAuth::default();
+        let cm = |data: BTreeMap<String, String>| ConfigMap {
+            data: Some(data),
+            ..ConfigMap::default()
+        };
+        let both = Lookup {
+            client_ca: true,
+            request_header: true,
+        };
+        apply(&cm(data.clone()), both, &certs);
+        let before = certs.request_header().expect("applied");
+        apply(&cm(bad), both, &certs);
+        assert_eq!(certs.request_header().as_deref(), Some(&*before));
+        let flags_win = CertAuth::default();
+        apply(
+            &cm(data),
+            Lookup {
+                client_ca: true,
+                request_header: false,
+            },
+            &flags_win,
+        );
+        assert!(flags_win.request_header().is_none());
     }
 }
