@@ -111,7 +111,6 @@ let
   expectedFingerprint = nixLib.fingerprint.expected {
     rustToolchainToml = builtins.readFile toolchainFile;
     workspaceCargoToml = workspaceToml;
-    cargoLockText = builtins.readFile lockFile;
     system = pkgs.stdenv.hostPlatform.system;
   };
 
@@ -151,7 +150,7 @@ let
           for part in ${lib.escapeShellArgs (nixLib.fingerprint.requiredParts expectedFingerprint)}; do
             case "$fp" in
               *"$part"*) ;;
-              *) echo "plugin $(basename "$f") has fingerprint $fp, which lacks $part: build it with this flake (lib.mkStoragePlugin) from the same Cargo.lock and toolchain" >&2; exit 1 ;;
+              *) echo "plugin $(basename "$f") has fingerprint $fp, which lacks $part: build it with this flake (lib.mkStoragePlugin) and its toolchain" >&2; exit 1 ;;
             esac
           done
         done

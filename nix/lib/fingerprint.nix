@@ -1,10 +1,11 @@
 # The plugin build fingerprint (crates/pedia-plugin-api/build.rs) from the Nix side:
-#   pedia-fp/1;rustc=<release>;rustc-commit=<hash>;target=<triple>;api=<version>;lock=<hash>
-# The flake knows every part at evaluation time except the compiler's commit hash, so it
-# checks the other parts against what each installed plugin carries.
+#   pedia-fp/2;rustc=<release>;rustc-commit=<hash>;target=<triple>;api=<version>;closure=<hash>
+# The flake knows the compiler release, the target and the interface version at evaluation
+# time and checks them against what each installed plugin carries. The compiler's commit
+# and the closure hash (pedia-plugin-api's resolved dependency closure) are only known to
+# the build; `pedia plugin verify` in the plugin-directory derivation compares them with the
+# components built by the same derivation.
 let
-  # The first 16 bytes of the lockfile's sha256, in hex: what build.rs computes.
-  lockHashOfText = text: builtins.substring 0 32 (builtins.hashString "sha256" text);
 
   # Nix system -> Rust target triple, for the systems the flake builds on.
   targets = {
@@ -20,7 +21,7 @@ let
     "rustc-commit"
     "target"
     "api"
-    "lock"
+    "closure"
   ];
 
   format =
@@ -29,9 +30,9 @@ let
       rustcCommit,
       target,
       apiVersion,
-      lockHash,
+      closureHash,
     }:
-    "pedia-fp/1;rustc=${rustcRelease};rustc-commit=${rustcCommit};target=${target};api=${apiVersion};lock=${lockHash}";
+    "pedia-fp/2;rustc=${rustcRelease};rustc-commit=${rustcCommit};target=${target};api=${apiVersion};closure=${closureHash}";
 
   # "k=v;k=v" -> { k = v; }; the leading version tag is kept as `format`.
   parse =
@@ -57,19 +58,17 @@ let
     builtins.listToAttrs (map kv parts);
 
   # What the flake expects of every plugin it installs, from the source tree alone:
-  # rust-toolchain.toml's channel, pedia-plugin-api's (workspace) version, Cargo.lock.
+  # rust-toolchain.toml's channel and pedia-plugin-api's (workspace) version.
   expected =
     {
       rustToolchainToml,
       workspaceCargoToml,
-      cargoLockText,
       system,
     }:
     {
       rustc = (builtins.fromTOML rustToolchainToml).toolchain.channel;
       target = targetOf system;
       api = (builtins.fromTOML workspaceCargoToml).workspace.package.version;
-      lock = lockHashOfText cargoLockText;
     };
 
   # The differences between a fingerprint string and the expected fields, as messages that
@@ -82,15 +81,14 @@ let
     in
     map (
       k:
-      "plugin ${file} has ${k}=${actual.${k} or "missing"}, this flake builds ${k}=${expect.${k}}: build the plugin with this flake (lib.mkStoragePlugin), from the same Cargo.lock and toolchain"
+      "plugin ${file} has ${k}=${actual.${k} or "missing"}, this flake builds ${k}=${expect.${k}}: build the plugin with this flake (lib.mkStoragePlugin) and its toolchain"
     ) wrong;
 
   # The `k=v;` pieces a matching fingerprint contains, for a build-time check by `grep -F`.
-  requiredParts = expect: map (k: "${k}=${expect.${k}};") (builtins.filter (k: k != "lock") (builtins.attrNames expect)) ++ [ "lock=${expect.lock}" ];
+  requiredParts = expect: map (k: "${k}=${expect.${k}};") (builtins.attrNames expect);
 in
 {
   inherit
-    lockHashOfText
     targetOf
     fields
     format

@@ -7,7 +7,7 @@ let
     rustcCommit = "59807616e1fa2540724bfbac14d7976d7e4a3860";
     target = "x86_64-unknown-linux-gnu";
     apiVersion = "0.1.0";
-    lockHash = "083791b01c1a67ae66aca99070c9ee48";
+    closureHash = "083791b01c1a67ae66aca99070c9ee48";
   };
   text = fp.format sample;
   expect = fp.expected {
@@ -19,40 +19,33 @@ let
       [workspace.package]
       version = "0.1.0"
     '';
-    cargoLockText = "version = 4\n";
     system = "x86_64-linux";
   };
   # The real tree: what the flake computes for this repository.
   repo = fp.expected {
     rustToolchainToml = builtins.readFile ../../rust-toolchain.toml;
     workspaceCargoToml = builtins.readFile ../../Cargo.toml;
-    cargoLockText = builtins.readFile ../../Cargo.lock;
     system = "aarch64-linux";
   };
-  otherLock = builtins.replaceStrings [ "lock=083791b0" ] [ "lock=ffffffff" ] text;
+  otherApi = builtins.replaceStrings [ "api=0.1.0" ] [ "api=0.2.0" ] text;
 in
 run "fingerprint" [
   {
     name = "format is build.rs's";
     actual = text;
-    expected = "pedia-fp/1;rustc=1.95.0;rustc-commit=59807616e1fa2540724bfbac14d7976d7e4a3860;target=x86_64-unknown-linux-gnu;api=0.1.0;lock=083791b01c1a67ae66aca99070c9ee48";
+    expected = "pedia-fp/2;rustc=1.95.0;rustc-commit=59807616e1fa2540724bfbac14d7976d7e4a3860;target=x86_64-unknown-linux-gnu;api=0.1.0;closure=083791b01c1a67ae66aca99070c9ee48";
   }
   {
     name = "parse inverts format";
     actual = fp.parse text;
     expected = {
-      format = "pedia-fp/1";
+      format = "pedia-fp/2";
       rustc = "1.95.0";
       "rustc-commit" = "59807616e1fa2540724bfbac14d7976d7e4a3860";
       target = "x86_64-unknown-linux-gnu";
       api = "0.1.0";
-      lock = "083791b01c1a67ae66aca99070c9ee48";
+      closure = "083791b01c1a67ae66aca99070c9ee48";
     };
-  }
-  {
-    name = "lock hash: first 16 bytes of sha256, hex";
-    actual = fp.lockHashOfText "version = 4\n";
-    expected = "083791b01c1a67ae66aca99070c9ee48";
   }
   {
     name = "expected fields from the source files";
@@ -61,7 +54,6 @@ run "fingerprint" [
       rustc = "1.95.0";
       target = "x86_64-unknown-linux-gnu";
       api = "0.1.0";
-      lock = "083791b01c1a67ae66aca99070c9ee48";
     };
   }
   {
@@ -70,9 +62,9 @@ run "fingerprint" [
     expected = [ ];
   }
   {
-    name = "another lockfile is named with the fix";
-    actual = mentions "plugin libx.so has lock=ffffffff.*this flake builds lock=083791b0.*same Cargo.lock" (
-      fp.mismatches "libx.so" expect otherLock
+    name = "another interface version is named with the fix";
+    actual = mentions "plugin libx.so has api=0.2.0.*this flake builds api=0.1.0.*lib.mkStoragePlugin" (
+      fp.mismatches "libx.so" expect otherApi
     );
     expected = true;
   }
@@ -88,7 +80,6 @@ run "fingerprint" [
       "api=0.1.0;"
       "rustc=1.95.0;"
       "target=x86_64-unknown-linux-gnu;"
-      "lock=083791b01c1a67ae66aca99070c9ee48"
     ];
   }
   {
@@ -96,13 +87,11 @@ run "fingerprint" [
     actual = {
       rustc = builtins.match "[0-9]+\\.[0-9]+\\.[0-9]+" repo.rustc != null;
       api = builtins.match "[0-9]+\\.[0-9]+\\.[0-9]+.*" repo.api != null;
-      lock = builtins.match "[0-9a-f]{32}" repo.lock != null;
       inherit (repo) target;
     };
     expected = {
       rustc = true;
       api = true;
-      lock = true;
       target = "aarch64-unknown-linux-gnu";
     };
   }

@@ -22,7 +22,6 @@ let
   contains = needle: haystack: builtins.match ".*${needle}.*" (builtins.replaceStrings [ "\n" ] [ " " ] haystack) != null;
   version = (builtins.fromTOML (builtins.readFile ../../Cargo.toml)).workspace.package.version;
   rustc = (builtins.fromTOML (builtins.readFile ../../rust-toolchain.toml)).toolchain.channel;
-  lockHash = builtins.substring 0 32 (builtins.hashString "sha256" (builtins.readFile ../../Cargo.lock));
 
   # A third-party plugin through the overlay mkStoragePlugin returns.
   withThirdParty =
@@ -99,7 +98,7 @@ run "flake" [
     name = "the plugin directory: fingerprints checked, manifest written and verified by pedia";
     actual = map (n: contains n packages.plugins.script) [
       "cp /nix/store/[^ ]*-sample-storage-layer-${version}/lib/libsample_storage.so"
-      "'lock=${lockHash}'"
+      "'api=${version};'"
       "'rustc=${rustc};'"
       "pedia plugin manifest \\$out"
       "pedia plugin verify \\$out"

@@ -2,7 +2,7 @@
 let
   inherit (import ./harness.nix) run throws mentions;
   inherit ((import ../lib).manifest) mk errors toJSON;
-  fp = "pedia-fp/1;rustc=1.95.0;rustc-commit=abc;target=x86_64-unknown-linux-gnu;api=0.1.0;lock=0123";
+  fp = "pedia-fp/2;rustc=1.95.0;rustc-commit=abc;target=x86_64-unknown-linux-gnu;api=0.1.0;closure=0123";
   sha = builtins.hashString "sha256" "plugin bytes";
   entry = {
     name = "sample-storage-layer";

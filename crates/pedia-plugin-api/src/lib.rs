@@ -51,14 +51,12 @@ macro_rules! export_storage_plugin {
             use abi_stable::prefix_type::PrefixTypeTrait as _;
             use abi_stable::std_types::{ROption, RResult, RStr, RString};
 
-            const FINGERPRINT_LEN: usize = $crate::fingerprint::FINGERPRINT.len();
-
             // Read from the file by the host before the library is loaded. Referenced by
             // `fingerprint()` below so the linker keeps it.
             #[used]
             #[unsafe(link_section = ".pedia_fingerprint")]
-            static FINGERPRINT_SECTION: [u8; FINGERPRINT_LEN] =
-                $crate::fingerprint::fingerprint_bytes::<FINGERPRINT_LEN>();
+            static FINGERPRINT_SECTION: [u8; $crate::fingerprint::SECTION_LEN] =
+                $crate::fingerprint::section_bytes();
 
             const NAME: &str = $name;
             const INFO_LEN: usize = $crate::fingerprint::info_len(NAME);

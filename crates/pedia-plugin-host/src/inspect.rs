@@ -14,7 +14,10 @@ use crate::manifest::sha256_hex;
 pub struct PluginInfo {
     pub name: String,
     pub interface_version: String,
+    /// The one-line fingerprint (what manifests record).
     pub fingerprint: String,
+    /// The whole fingerprint section: the line above, then the closure it covers.
+    pub section: String,
     pub sha256: String,
 }
 
@@ -54,7 +57,7 @@ pub fn inspect_bytes(bytes: &[u8], path: &Path) -> Result<PluginInfo, PluginErro
             reason: "it is not an ELF shared library".to_owned(),
         });
     }
-    let fingerprint = text(section(&file, SECTION, path)?, "fingerprint", path)?;
+    let fingerprint_section = text(section(&file, SECTION, path)?, "fingerprint", path)?;
     let info = text(section(&file, INFO_SECTION, path)?, "info section", path)?;
     let mut name = None;
     let mut interface_version = None;
@@ -74,7 +77,8 @@ pub fn inspect_bytes(bytes: &[u8], path: &Path) -> Result<PluginInfo, PluginErro
     Ok(PluginInfo {
         name,
         interface_version,
-        fingerprint,
+        fingerprint: pedia_plugin_api::fingerprint::id_of(&fingerprint_section).to_owned(),
+        section: fingerprint_section,
         sha256: sha256_hex(bytes),
     })
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pedia_plugin_api::fingerprint::{FINGERPRINT, explain_mismatch};
+use pedia_plugin_api::fingerprint::{FINGERPRINT, explain_mismatch, section_text};
 
 use crate::PluginError;
 use crate::inspect::{PluginInfo, inspect_bytes};
@@ -60,7 +60,7 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
 }
 
 fn check_fingerprint(path: &Path, info: &PluginInfo) -> Result<(), PluginError> {
-    match explain_mismatch(&info.fingerprint, FINGERPRINT) {
+    match explain_mismatch(&info.section, section_text()) {
         None => Ok(()),
         Some(explanation) => Err(PluginError::Fingerprint {
             file: path.to_owned(),
@@ -110,12 +110,6 @@ fn verify_with_manifest(
     dir: &Path,
     manifest: &Manifest,
 ) -> Result<Vec<VerifiedPlugin>, PluginError> {
-    if let Some(explanation) = explain_mismatch(&manifest.fingerprint, FINGERPRINT) {
-        return Err(PluginError::Fingerprint {
-            file: dir.join(MANIFEST_FILE),
-            explanation,
-        });
-    }
     let listed: BTreeMap<&str, _> = manifest
         .plugins
         .iter()
@@ -143,6 +137,16 @@ fn verify_with_manifest(
         }
         let info = inspect_bytes(&bytes, &path)?;
         check_fingerprint(&path, &info)?;
+        if entry.fingerprint != info.fingerprint {
+            return Err(PluginError::Fingerprint {
+                file: dir.join(MANIFEST_FILE),
+                explanation: format!(
+                    "lists {} with fingerprint {:?}, but the file has {:?}: the manifest was \
+                     not made for this file (rebuild the plugin directory)",
+                    entry.file, entry.fingerprint, info.fingerprint
+                ),
+            });
+        }
         if info.name != entry.name {
             return Err(PluginError::NameMismatch {
                 file: path,
@@ -151,6 +155,18 @@ fn verify_with_manifest(
             });
         }
         out.push(VerifiedPlugin { path, info, bytes });
+    }
+    // After the files, whose checks name what differs: a manifest of another build whose
+    // files happen to match is still someone else's manifest.
+    if manifest.fingerprint != FINGERPRINT {
+        return Err(PluginError::Fingerprint {
+            file: dir.join(MANIFEST_FILE),
+            explanation: format!(
+                "was made for fingerprint {:?}, this binary has {FINGERPRINT:?}: rebuild the \
+                 plugin directory with the same build as this binary",
+                manifest.fingerprint
+            ),
+        });
     }
     Ok(out)
 }

@@ -15,16 +15,20 @@ fn trace() -> std::path::PathBuf {
     ))
 }
 
-/// Rewrites the fingerprint section of a plugin file as if another compiler built it
-/// (same length, so the ELF stays valid).
+/// Rewrites the fingerprint section of a plugin file as if another compiler built it: the
+/// one-line fingerprint and the closure's `rustc` line (same lengths, so the ELF stays valid).
 fn as_built_by_another_rustc(bytes: &[u8]) -> Vec<u8> {
-    let needle = b"rustc=1.95.0;";
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("fingerprint section names rustc 1.95.0");
     let mut out = bytes.to_vec();
-    out[at..at + needle.len()].copy_from_slice(b"rustc=1.93.0;");
+    for (from, to) in [
+        (&b"rustc=1.95.0;"[..], &b"rustc=1.93.0;"[..]),
+        (b"\nrustc 1.95.0 ", b"\nrustc 1.93.0 "),
+    ] {
+        let at = out
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("fingerprint section names rustc 1.95.0");
+        out[at..at + from.len()].copy_from_slice(to);
+    }
     out
 }
 
@@ -54,7 +58,7 @@ fn a_foreign_fingerprint_is_refused_without_running_plugin_code() {
     let msg = err.to_string();
     assert!(msg.contains("libtest_behaviour.so"), "{msg}");
     assert!(
-        msg.contains("built with rustc 1.93.0") && msg.contains("this binary with rustc 1.95.0"),
+        msg.contains("built with rustc 1.93.0") && msg.contains("with rustc 1.95.0"),
         "{msg}"
     );
     // Also refused with --allow-unverified-plugins: the fingerprint is always checked.

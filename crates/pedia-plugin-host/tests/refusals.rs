@@ -178,7 +178,11 @@ fn a_manifest_from_another_build_is_refused() {
     std::fs::write(&path, other).expect("write");
     let err = refused(dir.path(), Verification::Manifest);
     assert!(matches!(err, PluginError::Fingerprint { .. }), "{err}");
-    assert!(err.to_string().contains("same flake / lockfile"), "{err}");
+    assert!(
+        err.to_string().contains("manifest.json")
+            && err.to_string().contains("rebuild the plugin directory"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -51,8 +51,8 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
                 "yes".to_owned()
             } else {
                 pedia_plugin_api::fingerprint::explain_mismatch(
-                    &info.fingerprint,
-                    pedia_plugin_api::fingerprint::FINGERPRINT,
+                    &info.section,
+                    pedia_plugin_api::fingerprint::section_text(),
                 )
                 .unwrap_or_default()
             };

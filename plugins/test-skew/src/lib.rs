@@ -10,15 +10,14 @@ use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::RStr;
 use abi_stable::{StableAbi, declare_root_module_statics, export_root_module};
-use pedia_plugin_api::fingerprint::{fingerprint_bytes, info_bytes, info_len};
+use pedia_plugin_api::fingerprint::{SECTION_LEN, info_bytes, info_len, section_bytes};
 
 const NAME: &str = "test-skew";
-const FINGERPRINT_LEN: usize = pedia_plugin_api::fingerprint::FINGERPRINT.len();
 const INFO_LEN: usize = info_len(NAME);
 
 #[used]
 #[unsafe(link_section = ".pedia_fingerprint")]
-static FINGERPRINT_SECTION: [u8; FINGERPRINT_LEN] = fingerprint_bytes::<FINGERPRINT_LEN>();
+static FINGERPRINT_SECTION: [u8; SECTION_LEN] = section_bytes();
 
 #[used]
 #[unsafe(link_section = ".pedia_plugin")]
