@@ -3,12 +3,14 @@
 //! `.../resources/clusters/<name>`) and sees the synced resources of every cluster as if
 //! they were one cluster's, with a `CLUSTER` column in tables.
 //!
-//! Codemap: [`app`] (router, auth and metrics middleware, health), [`resources`]
-//! (discovery, list, get, watch), [`collections`], [`discovery`], [`render`] (Table and
-//! metadata forms), [`listbody`] (responses assembled from stored bytes), [`negotiate`]
-//! (Accept header), [`paths`], [`auth`] (authentication), [`authz`] (the policy),
-//! [`limits`], [`options`] (flags). TLS serving is
-//! `https-serve`.
+//! Codemap: [`app`] (the router, auth and metrics middleware, health), [`scope`] (the
+//! one read scope: path resolution, cluster visibility, policy decision, options, limit,
+//! Secret redaction), [`read`] (the read handler), [`resources`] (discovery, list, get,
+//! watch responses), [`collections`], [`discovery`], [`render`] (Table and metadata
+//! forms), [`listbody`] (bodies assembled from stored bytes), [`negotiate`] (Accept
+//! header), [`paths`], [`auth`] (authentication), [`authz`] (the policy), [`limits`],
+//! [`options`] (flags); the leaves [`state`] (shared state), [`respond`] (response
+//! helpers) and [`error`]. TLS serving is `https-serve`.
 
 pub mod app;
 pub mod auth;
@@ -22,8 +24,12 @@ pub mod metrics;
 pub mod negotiate;
 pub mod options;
 pub mod paths;
+pub mod read;
 pub mod render;
 pub mod resources;
+pub mod respond;
+pub mod scope;
+pub mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,8 +38,9 @@ use std::sync::Arc;
 use pedia_storage::StorageFactory;
 use tokio::net::TcpListener;
 
-pub use app::{AppState, router};
+pub use app::router;
 pub use options::{OptionsError, ServingOptions};
+pub use state::AppState;
 
 /// A started server: its address and the task serving it.
 #[derive(Debug)]
@@ -59,8 +66,7 @@ pub async fn start(
         storage,
         auth: Arc::clone(&auth),
         authz,
-        usage: limits::Usage::new(&limits),
-        limits,
+        limiter: Arc::new(limits::Limiter::new(limits)),
         redact_secrets: serving.redact_secrets,
         metrics: metrics::Metrics::default(),
     });
