@@ -5,15 +5,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::auth::PeerIdentity;
-use crate::error::ApiError;
+use crate::auth::{PeerIdentity, UserInfo};
+use crate::authz::forbidden;
+use crate::error::{ApiError, ApiResult};
 use crate::paths::{COLLECTION_ROUTE, GROUP_PREFIX, RESOURCES_ROUTE};
 use crate::respond::{json_ok, json_response, version_info};
 use crate::state::SharedState;
@@ -73,12 +74,19 @@ async fn readyz(State(state): State<SharedState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<SharedState>) -> Response {
-    json_response(
+/// The server's traffic as a whole: only for users who may read everything.
+async fn metrics(
+    State(state): State<SharedState>,
+    Extension(user): Extension<UserInfo>,
+) -> ApiResult<Response> {
+    if !state.authz.allows_everything(&user) {
+        return Err(forbidden(&user, "/metrics"));
+    }
+    Ok(json_response(
         StatusCode::OK,
         "text/plain; version=0.0.4",
         state.metrics.render(),
-    )
+    ))
 }
 
 async fn version() -> Response {

@@ -1,6 +1,8 @@
 //! The read scope: every read of synced objects, and of the discovery documents that
 //! describe them, goes through [`ReadScope`]. Extracting it resolves what the request path
-//! addresses and authorizes it once: the policy decision becomes grants in the storage query (or a 403), `limit` is lowered to
+//! addresses and authorizes it once: a cluster the user has no grant on answers exactly as
+//! an unknown one, discovery lists only what the user may read, the policy decision
+//! becomes grants in the storage query (or a 403), `limit` is lowered to
 //! `--max-list-limit`, and every object leaves through [`Read`], which redacts Secrets
 //! (`--redact-secrets`) by the resource each item belongs to. Handlers get no other way
 //! to reach stored objects, so none can skip a step.
@@ -14,7 +16,10 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use pedia_core::cluster::CONTROL_CLUSTER;
 use pedia_core::{GroupResource, ListOptions, RequestScope, ResourceType};
-use pedia_storage::{CollectionList, CollectionResource, ListResult, WatchEvent, watch_request};
+use pedia_storage::{
+    CollectionList, CollectionResource, ErrorKind, ListResult, StoredResource, WatchEvent,
+    watch_request,
+};
 
 use crate::auth::UserInfo;
 use crate::authz::{Decision, forbidden};
@@ -113,7 +118,17 @@ async fn resolve_resources(
         return Ok(ReadTarget::Version);
     }
     let stored = state.storage.stored_resources().await?;
-    let served = Served::from_stored(&stored, cluster);
+    if let Some(c) = cluster
+        && !cluster_is_visible(state, user, c, &stored).await?
+    {
+        // Discovery of an unknown cluster is a missing document, as in Clusterpedia; a
+        // resource request names the cluster as the problem.
+        return Err(match scoped.target {
+            Target::Collection { .. } | Target::Object { .. } => paths::unknown_cluster(),
+            _ => paths::not_found(rest),
+        });
+    }
+    let served = Served::from_stored(&readable(state, user, stored), cluster);
     let doc = match scoped.target {
         Target::Version => return Ok(ReadTarget::Version),
         Target::CoreVersions => DiscoveryDoc::CoreVersions,
@@ -221,6 +236,58 @@ pub(crate) fn resource_not_found(group: &str, version: &str, resource: &str) -> 
     ApiError::not_found(format!(
         "the server could not find the requested resource {resource} in {gv}"
     ))
+}
+
+/// Whether `user` may learn that `cluster` exists, and it does: the user has a grant on
+/// it, and the storage has objects from it or a published PediaCluster names it (a
+/// cluster still in its first sync).
+async fn cluster_is_visible(
+    state: &SharedState,
+    user: &UserInfo,
+    cluster: &str,
+    stored: &[StoredResource],
+) -> ApiResult<bool> {
+    if cluster == CONTROL_CLUSTER || !state.authz.covers_cluster(user, cluster) {
+        return Ok(false);
+    }
+    if stored
+        .iter()
+        .any(|s| s.clusters.iter().any(|c| c == cluster))
+    {
+        return Ok(true);
+    }
+    let Some(published) = stored
+        .iter()
+        .find(|s| is_pediacluster(&s.resource) && s.clusters.iter().any(|c| c == CONTROL_CLUSTER))
+    else {
+        return Ok(false);
+    };
+    let storage = state.storage.resource_storage(&published.resource).await?;
+    match storage.get(CONTROL_CLUSTER, "", cluster).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `stored` with each resource's clusters narrowed to those the user may read something
+/// of, and resources left with none dropped: discovery shows neither resource types nor
+/// clusters outside the user's grants.
+fn readable(
+    state: &SharedState,
+    user: &UserInfo,
+    stored: Vec<StoredResource>,
+) -> Vec<StoredResource> {
+    stored
+        .into_iter()
+        .filter_map(|mut s| {
+            let decision = state
+                .authz
+                .decide(user, Some(&s.resource.gvr.group_resource()));
+            s.clusters.retain(|c| decision.covers_cluster(c));
+            (!s.clusters.is_empty()).then_some(s)
+        })
+        .collect()
 }
 
 async fn resolve_collection(

@@ -120,6 +120,17 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The `name`s of the resources in an `APIResourceList`.
+fn resource_names(body: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an APIResourceList: {body}"))
+        .iter()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 const POLICY: &str = "rules:\n- groups: [pay]\n  clusters: [c1]\n  namespaces: [ns-a]\n  resources: [pods]\n- users: [bob]\n  namespaces: [ns-b]\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +160,10 @@ async fn policy_limits_lists_gets_watches_and_collections() {
         &[],
         "/apis/clusterpedia.io/v1beta1/resources/clusters/c2/api/v1/namespaces/ns-a/pods/a2",
     );
-    assert_eq!(code, 403, "a cluster outside the grants: {body}");
+    assert_eq!(
+        code, 400,
+        "a cluster outside the grants is not found: {body}"
+    );
     let (code, _) = curl(
         &s,
         "alice-token",
@@ -374,4 +388,216 @@ async fn request_limits_answer_with_their_codes() {
         &format!("{PODS}?watch=true&timeoutSeconds=1"),
     );
     assert_eq!(code, 200);
+}
+
+const RESOURCES: &str = "/apis/clusterpedia.io/v1beta1/resources";
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// The resource names of an aggregated discovery document's core group.
+fn aggregated_core(body: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .flat_map(|g| {
+            g["versions"][0]["resources"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|r| r["resource"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_clusters_and_metrics_follow_the_policy() {
+    let storage = seeded().await;
+    common::put_raw(
+        &storage,
+        &common::resource(
+            "cluster.clusterpedia.io",
+            "v1alpha2",
+            "pediaclusters",
+            "PediaCluster",
+            false,
+        ),
+        "_control",
+        common::fixture("pediacluster-c9.json"),
+    )
+    .await;
+    let s = serve(storage, Some(POLICY), &[]).await;
+
+    // Discovery lists what the user may read: alice only pods (of c1), bob everything in
+    // ns-b (which the stored clusters have pods and configmaps in, and c1 a secret).
+    let (code, body) = curl(&s, "alice-token", &[], &format!("{RESOURCES}/api/v1"));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(resource_names(&body), ["pods"]);
+    let (_, body) = curl(
+        &s,
+        "alice-token",
+        &[],
+        &format!("{RESOURCES}/clusters/c1/api/v1"),
+    );
+    assert_eq!(
+        resource_names(&body),
+        ["pods"],
+        "not secrets, though c1 has some"
+    );
+    let (_, body) = curl(
+        &s,
+        "alice-token",
+        &["-H", &format!("Accept: {AGGREGATED}")],
+        &format!("{RESOURCES}/api"),
+    );
+    assert_eq!(aggregated_core(&body), ["pods"]);
+    let (_, body) = curl(&s, "bob-token", &[], &format!("{RESOURCES}/api/v1"));
+    assert_eq!(resource_names(&body), ["configmaps", "pods", "secrets"]);
+    let (_, body) = curl(
+        &s,
+        "bob-token",
+        &[],
+        &format!("{RESOURCES}/clusters/c2/api/v1"),
+    );
+    assert_eq!(resource_names(&body), ["configmaps", "pods"]);
+    // Published PediaClusters name every cluster: only users granted the control plane's
+    // objects (a rule for every cluster) see them.
+    let (_, body) = curl(
+        &s,
+        "root-token",
+        &[],
+        &format!("{RESOURCES}/apis/cluster.clusterpedia.io/v1alpha2"),
+    );
+    assert_eq!(resource_names(&body), ["pediaclusters"]);
+    for user in ["alice-token", "eve-token"] {
+        let (code, body) = curl(&s, user, &[], &format!("{RESOURCES}/apis"));
+        assert_eq!(code, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["groups"], json!([]), "{user}: {body}");
+    }
+    let (_, body) = curl(&s, "eve-token", &[], &format!("{RESOURCES}/api"));
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["versions"], json!([]), "no rule, no resources: {body}");
+    let (code, body) = curl(&s, "eve-token", &[], &format!("{RESOURCES}/api/v1"));
+    assert_eq!(code, 404, "{body}");
+
+    // A cluster the user has no grant on answers exactly as one that does not exist.
+    for (user, hidden) in [
+        ("alice-token", "c2"),
+        ("eve-token", "c1"),
+        ("alice-token", "c9"),
+    ] {
+        for path in [
+            "api/v1/pods",
+            "api/v1/namespaces/ns-a/pods/a2",
+            "api/v1/secrets",
+        ] {
+            let (code, body) = curl(
+                &s,
+                user,
+                &[],
+                &format!("{RESOURCES}/clusters/{hidden}/{path}"),
+            );
+            let unknown = curl(&s, user, &[], &format!("{RESOURCES}/clusters/nope/{path}"));
+            assert_eq!((code, body.clone()), unknown, "{user} {hidden} {path}");
+            assert_eq!(code, 400, "{body}");
+            let status: Value = serde_json::from_str(&body).expect("Status");
+            assert_eq!(status["kind"], "Status");
+            assert_eq!(status["reason"], "BadRequest");
+            assert_eq!(
+                status["message"],
+                "the server could not find the requested cluster"
+            );
+        }
+        for path in ["api", "api/v1", "apis"] {
+            let (code, body) = curl(
+                &s,
+                user,
+                &[],
+                &format!("{RESOURCES}/clusters/{hidden}/{path}"),
+            );
+            let (ucode, ubody) = curl(&s, user, &[], &format!("{RESOURCES}/clusters/nope/{path}"));
+            assert_eq!(code, 404, "{user} {hidden} {path}: {body}");
+            assert_eq!(
+                (code, body.replace(hidden, "nope")),
+                (ucode, ubody),
+                "{user} {path}"
+            );
+        }
+    }
+    // Everyone allowed gets the same for an unknown cluster; a cluster known only from its
+    // published PediaCluster (nothing synced yet) exists.
+    let (code, body) = curl(
+        &s,
+        "root-token",
+        &[],
+        &format!("{RESOURCES}/clusters/nope/api/v1/pods"),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("the server could not find the requested cluster"),
+        "{body}"
+    );
+    let (code, body) = curl(
+        &s,
+        "root-token",
+        &[],
+        &format!("{RESOURCES}/clusters/c9/api"),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = curl(
+        &s,
+        "root-token",
+        &[],
+        &format!("{RESOURCES}/clusters/c9/api/v1/pods"),
+    );
+    assert_eq!(code, 404, "c9 has no pods yet: {body}");
+    assert!(
+        body.contains("could not find the requested resource pods in v1"),
+        "{body}"
+    );
+    let (code, body) = curl(
+        &s,
+        "root-token",
+        &[],
+        &format!("{RESOURCES}/clusters/_control/api/v1/pods"),
+    );
+    assert_eq!(
+        code, 400,
+        "the control plane is not a member cluster: {body}"
+    );
+
+    // A denied resource is 403 whether or not it exists: no probing for resource types.
+    for resource in ["secrets", "nothings"] {
+        let (code, body) = curl(
+            &s,
+            "alice-token",
+            &[],
+            &format!("{RESOURCES}/api/v1/{resource}"),
+        );
+        assert_eq!(code, 403, "{resource}: {body}");
+    }
+    let (code, _) = curl(
+        &s,
+        "root-token",
+        &[],
+        &format!("{RESOURCES}/api/v1/nothings"),
+    );
+    assert_eq!(code, 404);
+
+    // /metrics describes all traffic: only for users who may read everything.
+    for user in ["alice-token", "bob-token", "eve-token"] {
+        let (code, body) = curl(&s, user, &[], "/metrics");
+        assert_eq!(code, 403, "{user}: {body}");
+        assert!(!body.contains("pedia_apiserver_requests_total"), "{body}");
+    }
+    let (code, body) = curl(&s, "root-token", &[], "/metrics");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("pedia_apiserver_requests_total{verb=\"get\",code=\"400\"}"),
+        "{body}"
+    );
+    for cluster in ["c1", "c2", "c9", "nope"] {
+        assert!(!body.contains(cluster), "metrics name no cluster: {body}");
+    }
 }
