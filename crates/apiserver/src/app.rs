@@ -1,77 +1,26 @@
-//! The router and its shared state: which paths exist, authentication and metrics around
-//! every request, and the health endpoints.
+//! The router: which paths exist, authentication and metrics around every request, the
+//! health probes and the static documents. Handlers live in their own modules.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Extension, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pedia_storage::StorageFactory;
 use serde_json::json;
 
-use crate::auth::{Authenticator, PeerCertificates, UserInfo};
-use crate::authz::Authorizer;
-use crate::error::ApiError;
-use crate::limits::{Limits, Usage};
-use crate::metrics::Metrics;
+use crate::auth::{PeerCertificates, UserInfo};
+use crate::authz::forbidden;
+use crate::error::{ApiError, ApiResult};
+use crate::paths::{COLLECTION_ROUTE, GROUP_PREFIX, RESOURCES_ROUTE};
 use crate::request_attributes::RequestAttributes;
-use crate::sar::{DelegatedAuthorizer, Verdict};
-use crate::{collections, resources};
-
-/// The prefix of Clusterpedia's API group.
-pub const GROUP_PREFIX: &str = "/apis/clusterpedia.io/v1beta1";
-
-/// Everything handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    pub storage: Arc<dyn StorageFactory>,
-    pub auth: Arc<Authenticator>,
-    /// SubjectAccessReviews against the host cluster, when one is configured.
-    pub delegated: Option<Arc<DelegatedAuthorizer>>,
-    pub authz: Arc<Authorizer>,
-    pub limits: Limits,
-    pub usage: Usage,
-    pub redact_secrets: bool,
-    pub metrics: Metrics,
-}
-
-pub type SharedState = Arc<AppState>;
-
-/// A JSON response with a content type.
-pub fn json_response(
-    status: StatusCode,
-    content_type: &str,
-    body: impl Into<axum::body::Body>,
-) -> Response {
-    let mut response = (status, body.into()).into_response();
-    if let Ok(value) = HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-    }
-    response
-}
-
-pub fn json_ok(value: &serde_json::Value) -> Response {
-    json_response(StatusCode::OK, "application/json", value.to_string())
-}
-
-/// The version kubectl sees on `/version`.
-pub fn version_info() -> serde_json::Value {
-    json!({
-        "major": "1",
-        "minor": "33",
-        "gitVersion": format!("v1.33.0+clusterpedia-rs-{}", env!("CARGO_PKG_VERSION")),
-        "gitCommit": "",
-        "gitTreeState": "clean",
-        "buildDate": "",
-        "goVersion": "",
-        "compiler": "rustc",
-        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
-    })
-}
+use crate::respond::{json_ok, json_response, version_info};
+use crate::sar::Verdict;
+use crate::state::SharedState;
+use crate::{collections, read};
 
 fn verb_of(req: &Request) -> &'static str {
     let query = req.uri().query().unwrap_or("");
@@ -163,12 +112,19 @@ async fn readyz(State(state): State<SharedState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<SharedState>) -> Response {
-    json_response(
+/// The server's traffic as a whole: only for users who may read everything.
+async fn metrics(
+    State(state): State<SharedState>,
+    Extension(user): Extension<UserInfo>,
+) -> ApiResult<Response> {
+    if !state.authz.allows_everything(&user) {
+        return Err(forbidden(&user, "/metrics"));
+    }
+    Ok(json_response(
         StatusCode::OK,
         "text/plain; version=0.0.4",
         state.metrics.render(),
-    )
+    ))
 }
 
 async fn version() -> Response {
@@ -223,23 +179,17 @@ pub fn router(state: SharedState) -> Router {
         .route("/apis", get(api_groups))
         .route("/apis/clusterpedia.io", get(api_group))
         .route(GROUP_PREFIX, get(api_group_version))
-        .route(
-            &format!("{GROUP_PREFIX}/resources/{{*rest}}"),
-            get(resources::handle),
-        )
+        .route(RESOURCES_ROUTE, get(read::handle))
         .route(
             &format!("{GROUP_PREFIX}/collectionresources"),
             get(collections::list_definitions),
         )
-        .route(
-            &format!("{GROUP_PREFIX}/collectionresources/{{name}}"),
-            get(collections::get),
-        )
+        .route(COLLECTION_ROUTE, get(read::handle))
         .fallback(fallback)
         // Limits run after authentication and authorization (as in kube-apiserver: 401 and 403
         // come first for anonymous or unauthorized floods).
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
+            Arc::clone(&state.limiter),
             crate::limits::enforce,
         ))
         .layer(middleware::from_fn_with_state(

@@ -74,6 +74,17 @@ impl Decision {
         }
     }
 
+    /// Whether something of `cluster` (in any namespace) may be read.
+    pub fn covers_cluster(&self, cluster: &str) -> bool {
+        match self {
+            Decision::All => true,
+            Decision::Grants(g) => g
+                .iter()
+                .any(|g| g.cluster.as_deref().is_none_or(|c| c == cluster)),
+            Decision::Deny => false,
+        }
+    }
+
     /// The grants to put into a storage query (`None`: unrestricted).
     pub fn grants(&self) -> Option<Vec<Grant>> {
         match self {
@@ -109,6 +120,21 @@ impl Policy {
         Ok(policy)
     }
 
+    fn rules_of<'a>(&'a self, user: &'a UserInfo) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.rules.iter().filter(|rule| {
+            rule.users.contains(&user.name) || rule.groups.iter().any(|g| user.groups.contains(g))
+        })
+    }
+
+    /// Whether some rule lets `user` read something (any resource, any namespace) of
+    /// `cluster`. Only then may the user learn that the cluster exists.
+    pub fn covers_cluster(&self, user: &UserInfo, cluster: &str) -> bool {
+        user.groups.iter().any(|g| g == SUPERUSER_GROUP)
+            || self
+                .rules_of(user)
+                .any(|rule| rule.clusters.iter().any(|c| c == "*" || c == cluster))
+    }
+
     /// What `user` may read of `resource` (`None`: a collection, which only rules for
     /// every resource, `*`, cover).
     pub fn decide(&self, user: &UserInfo, resource: Option<&GroupResource>) -> Decision {
@@ -116,14 +142,12 @@ impl Policy {
             return Decision::All;
         }
         let mut grants = Vec::new();
-        for rule in &self.rules {
-            let subject = rule.users.contains(&user.name)
-                || rule.groups.iter().any(|g| user.groups.contains(g));
+        for rule in self.rules_of(user) {
             let resource_ok = rule
                 .resources
                 .iter()
                 .any(|r| r == "*" || resource.is_some_and(|gr| *r == gr.to_string()));
-            if !subject || !resource_ok {
+            if !resource_ok {
                 continue;
             }
             let namespaces = if rule.namespaces.iter().any(|n| n == "*") {
@@ -218,11 +242,31 @@ impl Authorizer {
         }))
     }
 
+    fn policy(&self) -> Option<Arc<Policy>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
     pub fn decide(&self, user: &UserInfo, resource: Option<&GroupResource>) -> Decision {
-        match &self.current.read().unwrap_or_else(|e| e.into_inner()).0 {
+        match self.policy() {
             None => Decision::All,
             Some(policy) => policy.decide(user, resource),
         }
+    }
+
+    /// See [`Policy::covers_cluster`]; without a policy every cluster is covered.
+    pub fn covers_cluster(&self, user: &UserInfo, cluster: &str) -> bool {
+        self.policy()
+            .is_none_or(|policy| policy.covers_cluster(user, cluster))
+    }
+
+    /// Whether `user` may read everything: every cluster, namespace and resource. Only
+    /// such users may read `/metrics` (it describes the whole server's traffic).
+    pub fn allows_everything(&self, user: &UserInfo) -> bool {
+        self.decide(user, None) == Decision::All
     }
 }
 
@@ -291,6 +335,40 @@ mod tests {
             p.decide(&user("x", &[SUPERUSER_GROUP]), Some(&pods)),
             Decision::All
         );
+    }
+
+    #[test]
+    fn cluster_visibility_and_everything() {
+        let p = policy(
+            "rules:\n- groups: [pay]\n  clusters: [c1]\n  namespaces: [payments]\n  resources: [pods]\n- users: [bob]\n  namespaces: [ns-b]\n- users: [root]\n",
+        );
+        let alice = user("alice", &["pay"]);
+        assert!(p.covers_cluster(&alice, "c1"));
+        assert!(!p.covers_cluster(&alice, "c2"), "no rule names c2");
+        assert!(
+            p.covers_cluster(&user("bob", &[]), "any"),
+            "clusters default to *"
+        );
+        assert!(!p.covers_cluster(&user("eve", &[]), "c1"));
+        assert!(p.covers_cluster(&user("x", &[SUPERUSER_GROUP]), "c1"));
+
+        let pods = p.decide(&alice, Some(&GroupResource::new("", "pods")));
+        assert!(pods.covers_cluster("c1") && !pods.covers_cluster("c2"));
+        assert!(!Decision::Deny.covers_cluster("c1"));
+
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(
+            &path,
+            "rules:\n- users: [root]\n- users: [bob]\n  namespaces: [ns-b]\n",
+        )
+        .expect("write");
+        let authz = Authorizer::from_file(&path).expect("load");
+        assert!(authz.allows_everything(&user("root", &[])));
+        assert!(!authz.allows_everything(&user("bob", &[])));
+        assert!(!authz.allows_everything(&user("eve", &[])));
+        assert!(Authorizer::allow_all().allows_everything(&user("eve", &[])));
+        assert!(Authorizer::allow_all().covers_cluster(&user("eve", &[]), "c1"));
     }
 
     #[test]

@@ -1,18 +1,18 @@
 //! `.../collectionresources`: the collection definitions (`any`, `workloads`,
-//! `kuberesources`) and listing a collection's objects across resources.
+//! `kuberesources`) and the objects of one collection across resources, its body built
+//! from the stored bytes of its items.
 
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use pedia_core::ListOptions;
 use pedia_storage::CollectionResource;
 use serde_json::{Value, json};
 
-use crate::app::{SharedState, json_ok, json_response};
-use crate::auth::UserInfo;
-use crate::authz::{Decision, forbidden};
-use crate::error::{ApiError, ApiResult};
-use crate::listbody::ListMeta;
+use crate::error::ApiResult;
+use crate::listbody::{self, ListMeta};
+use crate::respond::{json_ok, json_response};
+use crate::scope::Read;
+use crate::state::SharedState;
 
 fn resource_types_json(c: &CollectionResource) -> Vec<Value> {
     c.resource_types
@@ -30,7 +30,7 @@ fn definition(c: &CollectionResource) -> Value {
     })
 }
 
-/// `GET .../collectionresources`
+/// `GET .../collectionresources`: the definitions, which name no cluster or object.
 pub(crate) async fn list_definitions(State(state): State<SharedState>) -> ApiResult<Response> {
     let collections = state.storage.collection_resources().await?;
     let items: Vec<Value> = collections.iter().map(definition).collect();
@@ -42,69 +42,28 @@ pub(crate) async fn list_definitions(State(state): State<SharedState>) -> ApiRes
     })))
 }
 
-/// `GET .../collectionresources/<name>?<search query>`: the objects of the collection.
-pub(crate) async fn get(
-    State(state): State<SharedState>,
-    Extension(user): Extension<UserInfo>,
-    Path(name): Path<String>,
-    RawQuery(query): RawQuery,
-) -> ApiResult<Response> {
-    let collections = state.storage.collection_resources().await?;
-    let collection = collections
-        .into_iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "collectionresources.clusterpedia.io {name:?} not found"
-            ))
-        })?;
-    let mut opts = ListOptions::from_query(&query.unwrap_or_default())?;
-    if opts.watch {
-        return Err(ApiError::method_not_allowed(
-            "collection resources cannot be watched",
-        ));
-    }
-    // A collection spans resources: only rules for every resource (`*`) cover it.
-    let decision = state.authz.decide(&user, None);
-    if decision == Decision::Deny {
-        return Err(forbidden(&user, &format!("collectionresources {name:?}")));
-    }
-    opts.authorized = decision.grants();
-    opts.limit = opts.limit.map(|l| l.min(state.limits.max_list_limit));
-    let page = state.storage.list_collection(&collection, &opts).await?;
-
-    // The resource types actually present, in first-seen order.
+/// `GET .../collectionresources/<name>?<search query>`: one page of the collection's
+/// objects, with the resource types present on it in first-seen order.
+pub(crate) async fn list(collection: &CollectionResource, read: &Read) -> ApiResult<Response> {
+    let page = read.list_collection(collection).await?;
     let mut types: Vec<Value> = Vec::new();
-    let mut items = Vec::with_capacity(page.items.len());
     for item in &page.items {
         let gvr = &item.resource.gvr;
         let t = json!({"group": gvr.group, "version": gvr.version, "resource": gvr.resource, "kind": item.resource.kind});
         if !types.contains(&t) {
             types.push(t);
         }
-        items.push(crate::resources::parse_object(&item.object)?);
     }
     let meta = ListMeta {
         resource_version: page.revision,
         continue_token: page.continue_token.clone(),
         remaining_count: page.remaining_count,
     };
-    let mut doc = json!({
-        "kind": "CollectionResource",
-        "apiVersion": "clusterpedia.io/v1beta1",
-        "metadata": {"name": collection.name, "resourceVersion": meta.resource_version.to_string()},
-        "resourceTypes": types,
-        "items": items,
-    });
-    if let Some(c) = &meta.continue_token {
-        doc["continue"] = json!(c);
-    }
-    if let Some(n) = meta.remaining_count {
-        doc["remainingItemCount"] = json!(n);
-    }
-    Ok(json_response(
-        StatusCode::OK,
-        "application/json",
-        doc.to_string(),
-    ))
+    let body = listbody::collection(
+        &collection.name,
+        &meta,
+        types,
+        page.items.iter().map(|i| &i.object[..]),
+    );
+    Ok(json_response(StatusCode::OK, "application/json", body))
 }

@@ -3,14 +3,16 @@
 //! `.../resources/clusters/<name>`) and sees the synced resources of every cluster as if
 //! they were one cluster's, with a `CLUSTER` column in tables.
 //!
-//! Codemap: [`app`] (router, auth and metrics middleware, health), [`resources`]
-//! (discovery, list, get, watch), [`collections`], [`discovery`], [`render`] (Table and
-//! metadata forms), [`listbody`] (responses assembled from stored bytes), [`negotiate`]
-//! (Accept header), [`paths`], [`auth`] (authentication, delegated to the host cluster
-//! where one is configured), [`sar`] (delegated authorization by SubjectAccessReview, with
+//! Codemap: [`app`] (the router, auth and metrics middleware, health), [`scope`] (the
+//! one read scope: path resolution, cluster visibility, policy decision, options, limit,
+//! Secret redaction), [`read`] (the read handler), [`resources`] (discovery, list, get,
+//! watch responses), [`collections`], [`discovery`], [`render`] (Table and metadata
+//! forms), [`listbody`] (bodies assembled from stored bytes), [`negotiate`] (Accept
+//! header), [`paths`], [`auth`] (authentication, delegated to the host cluster where one
+//! is configured), [`sar`] (delegated authorization by SubjectAccessReview, with
 //! [`request_attributes`]), [`authz`] (the policy file), [`host`] (the host cluster),
-//! [`limits`], [`options`] (flags). TLS serving is
-//! `https-serve`.
+//! [`limits`], [`options`] (flags); the leaves [`state`] (shared state), [`respond`] (response
+//! helpers) and [`error`]. TLS serving is `https-serve`.
 
 pub mod app;
 pub mod auth;
@@ -25,10 +27,14 @@ pub mod metrics;
 pub mod negotiate;
 pub mod options;
 pub mod paths;
+pub mod read;
 pub mod render;
 pub mod request_attributes;
 pub mod resources;
+pub mod respond;
 pub mod sar;
+pub mod scope;
+pub mod state;
 mod ttl_cache;
 
 use std::future::Future;
@@ -38,8 +44,9 @@ use std::sync::Arc;
 use pedia_storage::StorageFactory;
 use tokio::net::TcpListener;
 
-pub use app::{AppState, router};
+pub use app::router;
 pub use options::{OptionsError, ServingOptions};
+pub use state::AppState;
 
 /// A started server: its address and the task serving it.
 #[derive(Debug)]
@@ -67,8 +74,7 @@ pub async fn start(
         auth,
         delegated: security.delegated.map(Arc::new),
         authz,
-        usage: limits::Usage::new(&limits),
-        limits,
+        limiter: Arc::new(limits::Limiter::new(limits)),
         redact_secrets: serving.redact_secrets,
         metrics: metrics::Metrics::default(),
     });

@@ -11,7 +11,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::SharedState;
 use crate::error::ApiError;
 
 /// The limits in force (from the serving flags).
@@ -26,25 +25,38 @@ pub struct Limits {
     pub max_watches_per_user: usize,
 }
 
-/// Requests being served and watches open per user.
+/// The limits in force and their use: requests being served and watches open per user.
 #[derive(Debug)]
-pub struct Usage {
+pub struct Limiter {
+    limits: Limits,
     inflight: Arc<tokio::sync::Semaphore>,
     watches: Arc<Mutex<HashMap<String, usize>>>,
 }
 
-impl Usage {
-    pub fn new(limits: &Limits) -> Self {
+impl Limiter {
+    pub fn new(limits: Limits) -> Self {
         Self {
             inflight: Arc::new(tokio::sync::Semaphore::new(
                 limits.max_requests_inflight.max(1),
             )),
             watches: Arc::new(Mutex::new(HashMap::new())),
+            limits,
         }
     }
 
-    /// Counts a new watch of `user`, or refuses it when the user has `max` open.
-    pub fn start_watch(&self, user: &str, max: usize) -> Result<WatchSlot, ApiError> {
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// `limit` lowered to `--max-list-limit`.
+    pub fn clamp_limit(&self, limit: Option<u64>) -> Option<u64> {
+        limit.map(|l| l.min(self.limits.max_list_limit))
+    }
+
+    /// Counts a new watch of `user`, or refuses it when the user has
+    /// `--max-watches-per-user` open.
+    pub fn start_watch(&self, user: &str) -> Result<WatchSlot, ApiError> {
+        let max = self.limits.max_watches_per_user;
         let mut map = self.watches.lock().unwrap_or_else(|e| e.into_inner());
         let open = map.entry(user.to_owned()).or_default();
         if *open >= max {
@@ -84,8 +96,8 @@ fn too_many(message: String) -> ApiError {
 }
 
 /// Applies the method, body, in-flight and timeout limits to every request.
-pub async fn enforce(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let limits = &state.limits;
+pub async fn enforce(State(limiter): State<Arc<Limiter>>, req: Request, next: Next) -> Response {
+    let limits = &limiter.limits;
     // Bodies are read (up to the limit) before answering, so HTTP/2 clients get the answer
     // instead of a reset stream.
     let (parts, body) = req.into_parts();
@@ -117,7 +129,7 @@ pub async fn enforce(State(state): State<SharedState>, req: Request, next: Next)
     }
     let req = Request::from_parts(parts, axum::body::Body::from(body));
     // Watches hold their permit only until the streaming response starts.
-    let Ok(_permit) = Arc::clone(&state.usage.inflight).try_acquire_owned() else {
+    let Ok(_permit) = Arc::clone(&limiter.inflight).try_acquire_owned() else {
         let mut response = too_many(format!(
             "too many requests in flight (at most {}); retry shortly",
             limits.max_requests_inflight
@@ -152,19 +164,9 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::app::AppState;
 
-    fn state(limits: Limits) -> SharedState {
-        Arc::new(AppState {
-            storage: Arc::new(storage_memory::MemoryStorage::default()),
-            auth: Arc::new(crate::auth::Authenticator::default()),
-            delegated: None,
-            authz: Arc::new(crate::authz::Authorizer::allow_all()),
-            usage: Usage::new(&limits),
-            limits,
-            redact_secrets: false,
-            metrics: crate::metrics::Metrics::default(),
-        })
+    fn state(limits: Limits) -> Arc<Limiter> {
+        Arc::new(Limiter::new(limits))
     }
 
     fn limits(inflight: usize, timeout: Duration) -> Limits {
@@ -179,7 +181,7 @@ mod tests {
 
     /// A route that reports when it is entered and waits to be released.
     fn app(
-        state: SharedState,
+        state: Arc<Limiter>,
         entered: Arc<tokio::sync::Notify>,
         release: Arc<tokio::sync::Notify>,
     ) -> Router {
@@ -258,17 +260,16 @@ mod tests {
 
     #[test]
     fn watch_slots_are_per_user_and_freed_on_drop() {
-        let l = limits(1, Duration::from_secs(1));
-        let usage = Usage::new(&l);
-        let a = usage.start_watch("alice", 1).expect("first");
+        let limiter = Limiter::new(limits(1, Duration::from_secs(1)));
+        let a = limiter.start_watch("alice").expect("first");
         assert_eq!(
-            usage.start_watch("alice", 1).expect_err("second").code(),
+            limiter.start_watch("alice").expect_err("second").code(),
             StatusCode::TOO_MANY_REQUESTS
         );
-        let _b = usage.start_watch("bob", 1).expect("another user");
+        let _b = limiter.start_watch("bob").expect("another user");
         drop(a);
         assert!(
-            usage.start_watch("alice", 1).is_ok(),
+            limiter.start_watch("alice").is_ok(),
             "freed when the watch ends"
         );
     }

@@ -3,6 +3,22 @@
 
 use crate::error::ApiError;
 
+/// The prefix of Clusterpedia's API group.
+pub const GROUP_PREFIX: &str = "/apis/clusterpedia.io/v1beta1";
+
+/// The route of every native path under `resources/` (discovery, lists, gets, watches).
+pub const RESOURCES_ROUTE: &str = "/apis/clusterpedia.io/v1beta1/resources/{*rest}";
+
+/// The route of one collection resource's objects.
+pub const COLLECTION_ROUTE: &str = "/apis/clusterpedia.io/v1beta1/collectionresources/{name}";
+
+/// The answer for a cluster that is unknown or that the user has no grant on; the two are
+/// indistinguishable, so nobody learns the name of a cluster they may not read (the
+/// message and code are Clusterpedia's).
+pub fn unknown_cluster() -> ApiError {
+    ApiError::bad_request("the server could not find the requested cluster")
+}
+
 /// What a path under `resources/` addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -40,7 +56,8 @@ pub struct ScopedTarget {
     pub target: Target,
 }
 
-fn not_found(path: &str) -> ApiError {
+/// The answer for a path that addresses nothing served.
+pub fn not_found(path: &str) -> ApiError {
     ApiError::not_found(format!(
         "the server could not find the requested resource ({path})"
     ))
@@ -189,6 +206,19 @@ mod tests {
         assert_eq!(
             parse("clusters/c1/version").expect("ok").target,
             Target::Version
+        );
+    }
+
+    #[test]
+    fn routes_are_under_the_group_prefix() {
+        for route in [RESOURCES_ROUTE, COLLECTION_ROUTE] {
+            assert!(route.starts_with(&format!("{GROUP_PREFIX}/")), "{route}");
+        }
+        let err = unknown_cluster();
+        assert_eq!(err.code().as_u16(), 400);
+        assert_eq!(
+            err.message(),
+            "the server could not find the requested cluster"
         );
     }
 

@@ -132,6 +132,9 @@ macro_rules! conformance_suite {
             unicode_content,
             list_revision_tracks_writes,
             collection_lists_across_resources,
+            collection_lists_exactly_the_granted_items,
+            collection_paging_under_grants_visits_granted_items_once,
+            collection_remaining_count_counts_granted_items,
             stored_resources_lists_types_and_clusters,
         );
     };

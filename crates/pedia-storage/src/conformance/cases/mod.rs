@@ -1,6 +1,7 @@
 //! The conformance cases, one `pub async fn` each, grouped by the part of the contract
 //! they exercise.
 
+mod collections;
 mod filters;
 mod misc;
 mod order;
@@ -9,6 +10,7 @@ mod paging;
 mod watch;
 mod write;
 
+pub use collections::*;
 pub use filters::*;
 pub use misc::*;
 pub use order::*;
