@@ -2,8 +2,9 @@
 //! in kube's order: a client certificate signed by a trusted CA (verified by the TLS layer;
 //! CN is the user, O the groups), then a bearer token — the configured admin token, tokens
 //! added at run time ([`KubeSim::add_token`](crate::KubeSim::add_token)), or service-account
-//! tokens issued through TokenRequest (`kubectl create token`), which die with their
-//! ServiceAccount and at their expiry. An unknown token is `401`; a request without
+//! tokens — issued through TokenRequest (`kubectl create token`; they die with their
+//! ServiceAccount and at their expiry) or held by Secrets of type
+//! `kubernetes.io/service-account-token` (they die with the Secret or the account). An unknown token is `401`; a request without
 //! credentials is anonymous only when the simulator has no credentials configured at all.
 //! Every authenticated user gets the group `system:authenticated`, as kube's authenticator
 //! adds it. The health endpoints never need credentials.
@@ -258,6 +259,19 @@ impl Tokens {
             .unwrap_or_else(PoisonError::into_inner)
             .get(token)
             .cloned();
+        let found = found.or_else(|| {
+            let (namespace, name, uid) = state.secret_token_account(token)?;
+            Some(Token {
+                user: UserInfo::service_account(&namespace, &name).with_uid(&uid),
+                audiences: None,
+                expires: None,
+                account: Some(BoundAccount {
+                    namespace,
+                    name,
+                    uid,
+                }),
+            })
+        });
         let Some(found) = found else {
             return Err(None);
         };

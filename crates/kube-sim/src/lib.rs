@@ -79,7 +79,9 @@
 //! - Authentication (`auth`): client certificates of the cluster's client CA or a
 //!   configured one (CN user, O groups), the admin token (`kubernetes-admin` in
 //!   `system:masters`), tokens added at run time, TokenRequest tokens of ServiceAccounts
-//!   (`kubectl create token`; they die with the ServiceAccount); `401` otherwise (the
+//!   (`kubectl create token`) and of Secrets of type `kubernetes.io/service-account-token`
+//!   (filled as the token controller does; they die with the ServiceAccount or Secret);
+//!   `401` otherwise (the
 //!   health endpoints are open). Impersonation headers (`kubectl --as`), checked against
 //!   the `impersonate` verb when RBAC is enforced.
 //! - Authorization (`rbac`): `system:masters` may do anything, everyone else what RBAC
@@ -128,8 +130,7 @@
 //! - `managedFields` shapes come from heuristics, not schemas (see `store::managed`).
 //! - APIServices backed by a Service are never available (nothing is proxied to
 //!   aggregated API servers); the simulator itself does not authenticate front-proxy
-//!   request headers. Service-account tokens are random strings, not JWTs, and Secrets of
-//!   type `kubernetes.io/service-account-token` get no token.
+//!   request headers. Service-account tokens are random strings, not JWTs.
 //! - HorizontalPodAutoscalers are served as `autoscaling/v1` too, with `apiVersion`
 //!   rewritten but no conversion.
 //! - Watches without `timeoutSeconds` last 30 minutes; bookmarks come every

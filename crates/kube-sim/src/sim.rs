@@ -110,6 +110,7 @@ impl KubeSim {
             generation: 1,
         };
         let store = Store::new(config.history_size);
+        store.write(|s| s.cluster_ca.clone_from(&ca_pem));
         bootstrap::install(&store)?;
         bootstrap::publish_authentication(
             &store,

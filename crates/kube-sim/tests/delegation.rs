@@ -147,6 +147,49 @@ async fn token_reviews_added_revoked_and_service_account_tokens() {
         sim.service_account_token("kube-system", "agg", &[], 3600)
             .is_err()
     );
+
+    // A Secret of type service-account-token gets its token from the token controller;
+    // deleting the Secret revokes it.
+    sim.store()
+        .create(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "legacy", "namespace": "default"}}))
+        .expect("service account");
+    sim.store()
+        .create(yaml("secret-sa-token.yaml"))
+        .expect("secret");
+    let secret = sim
+        .store()
+        .get("secrets", Some("default"), "legacy-token")
+        .expect("secret");
+    let token = secret["data"]["token"].as_str().expect("filled");
+    let token = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, token).expect("base64"),
+    )
+    .expect("utf-8");
+    assert_eq!(
+        secret["data"]["ca.crt"]
+            .as_str()
+            .map(
+                |c| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, c)
+                    .expect("base64")
+            ),
+        Some(sim.ca_pem().as_bytes().to_vec())
+    );
+    let tr = review(&sim, &token, None).await;
+    assert_eq!(
+        tr.status
+            .and_then(|s| s.user)
+            .and_then(|u| u.username)
+            .as_deref(),
+        Some("system:serviceaccount:default:legacy")
+    );
+    assert_eq!(
+        list_namespaces(&sim.kubeconfig_with_token(&token)).await,
+        Ok(4)
+    );
+    sim.store()
+        .delete("secrets", Some("default"), "legacy-token")
+        .expect("deleted");
+    assert!(!authenticated(&review(&sim, &token, None).await));
 }
 
 async fn sar(

@@ -8,6 +8,9 @@
 //!   registration controller): one `Local` APIService per served group/version, named
 //!   `<version>.<group>` (`v1.` for the core group), available, created for CRDs when they
 //!   are established and deleted when nothing serves the group/version any more.
+//! - The (legacy) token controller: a Secret of type `kubernetes.io/service-account-token`
+//!   naming an existing ServiceAccount gets `token`, `namespace` and `ca.crt` and the
+//!   account's uid annotation; the token authenticates as the account while both exist.
 //! - APIService availability: `Local` ones are available; ones backed by a Service are
 //!   not — `ServiceNotFound` while the Service is missing, else `FailedDiscoveryCheck`,
 //!   because the simulator does not proxy to aggregated API servers.
@@ -95,6 +98,9 @@ impl State {
             if dirty.availability {
                 self.api_service_availability();
             }
+            if dirty.token_secrets {
+                self.fill_token_secrets();
+            }
         }
         self.dirty = super::Dirty::default();
     }
@@ -119,6 +125,98 @@ impl State {
             role["rules"] = Value::Array(rules);
             if let Err(e) = self.update(&def, "v1", None, &name, role, false, &opts) {
                 tracing::warn!(role = %name, error = %e, "cannot aggregate a ClusterRole");
+            }
+        }
+    }
+
+    /// Secrets of the token type, parsed (a byte search skips all others unparsed).
+    fn token_secrets(&self) -> Vec<(ObjKey, Value)> {
+        let secrets = GroupResource {
+            group: String::new(),
+            resource: "secrets".to_owned(),
+        };
+        self.table_objects(&secrets)
+            .into_iter()
+            .flatten()
+            .filter(|(_, raw)| super::mentions(raw, super::SERVICE_ACCOUNT_TOKEN_TYPE))
+            .filter_map(|(k, raw)| Some((k.clone(), parse(raw).ok()?)))
+            .filter(|(_, s)| s["type"] == super::SERVICE_ACCOUNT_TOKEN_TYPE)
+            .collect()
+    }
+
+    /// The ServiceAccount (namespace, name, uid) whose token-Secret holds `token`.
+    pub(crate) fn secret_token_account(&self, token: &str) -> Option<(String, String, String)> {
+        use base64::Engine as _;
+        self.token_secrets().into_iter().find_map(|(key, secret)| {
+            let stored = secret.pointer("/data/token").and_then(Value::as_str)?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(stored)
+                .ok()?;
+            if decoded != token.as_bytes() {
+                return None;
+            }
+            let annotations = secret.pointer("/metadata/annotations")?;
+            Some((
+                key.namespace,
+                annotations["kubernetes.io/service-account.name"]
+                    .as_str()?
+                    .to_owned(),
+                annotations["kubernetes.io/service-account.uid"]
+                    .as_str()?
+                    .to_owned(),
+            ))
+        })
+    }
+
+    fn fill_token_secrets(&mut self) {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let Some(def) = self.registry.resolve("", "v1", "secrets") else {
+            return;
+        };
+        let accounts = GroupResource {
+            group: String::new(),
+            resource: "serviceaccounts".to_owned(),
+        };
+        for (key, mut secret) in self.token_secrets() {
+            if secret.pointer("/data/token").is_some() {
+                continue;
+            }
+            let Some(name) = secret
+                .pointer("/metadata/annotations/kubernetes.io~1service-account.name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let Some(Ok(account)) = self
+                .object(&accounts, &ObjKey::new(&key.namespace, &name))
+                .map(|r| parse(r))
+            else {
+                continue;
+            };
+            let uid = account["metadata"]["uid"].clone();
+            secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] = uid;
+            let token = self.rng.hex(48);
+            let ca = b64(&self.cluster_ca);
+            let data = &mut secret["data"];
+            data["token"] = json!(b64(&token));
+            data["namespace"] = json!(b64(&key.namespace));
+            data["ca.crt"] = json!(ca);
+            let opts = WriteOptions {
+                unconditional: true,
+                ..WriteOptions::manager("kube-controller-manager")
+            };
+            if let Err(e) = self.update(
+                &def,
+                "v1",
+                Some(&key.namespace),
+                &key.name,
+                secret,
+                false,
+                &opts,
+            ) {
+                tracing::warn!(secret = %key.name, error = %e, "cannot fill a token Secret");
             }
         }
     }

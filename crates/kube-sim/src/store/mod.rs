@@ -120,6 +120,9 @@ pub(crate) struct State {
     history: VecDeque<Arc<Event>>,
     history_size: usize,
     pub rng: Rng,
+    /// The CA (PEM) clients trust the server with: `ca.crt` of service-account token
+    /// Secrets.
+    pub(crate) cluster_ca: String,
     /// What the simulated controllers have to look at after the current write.
     pub(crate) dirty: Dirty,
 }
@@ -133,6 +136,16 @@ pub(crate) struct Dirty {
     pub registry: bool,
     /// An APIService or a Service changed: APIService availability may have.
     pub availability: bool,
+    /// A Secret of type `kubernetes.io/service-account-token` was written: the token
+    /// controller may have to fill it.
+    pub token_secrets: bool,
+}
+
+/// The type of Secrets that hold a (legacy) ServiceAccount token.
+pub(crate) const SERVICE_ACCOUNT_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+
+pub(crate) fn mentions(raw: &[u8], needle: &str) -> bool {
+    raw.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// The shared simulator state.
@@ -175,6 +188,7 @@ impl State {
             history: VecDeque::new(),
             history_size: history_size.max(1),
             rng,
+            cluster_ca: String::new(),
             dirty: Dirty::default(),
         }
     }
@@ -203,6 +217,12 @@ impl State {
             ("rbac.authorization.k8s.io", "clusterroles") => self.dirty.cluster_roles = true,
             ("apiregistration.k8s.io", "apiservices") | ("", "services") => {
                 self.dirty.availability = true;
+            }
+            ("", "secrets")
+                if event.kind != EventType::Deleted
+                    && mentions(&event.object, SERVICE_ACCOUNT_TOKEN_TYPE) =>
+            {
+                self.dirty.token_secrets = true;
             }
             _ => {}
         }
