@@ -676,6 +676,94 @@ async fn rbac_enforced_on_the_simulators_own_requests() {
         !ok && stderr.contains("cannot impersonate resource \"users\""),
         "{stderr}"
     );
+
+    // What an aggregated API server's identity needs: the reader Role for the one
+    // ConfigMap (a get, or a list/watch selecting its name), system:auth-delegator for
+    // the reviews.
+    sim.store()
+        .create(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "agg", "namespace": "kube-system"}}))
+        .expect("service account");
+    let token = sim
+        .service_account_token("kube-system", "agg", &[], 3600)
+        .expect("token");
+    let agg = client_from(&sim.kubeconfig_with_token(&token)).await;
+    let cms: Api<ConfigMap> = Api::namespaced(agg.clone(), "kube-system");
+    let reviews: Api<TokenReview> = Api::all(agg);
+    let by_name = ListParams::default().fields("metadata.name=extension-apiserver-authentication");
+    let code = |r: Result<(), kube::Error>| match r {
+        Ok(()) => 200,
+        Err(kube::Error::Api(s)) => s.code,
+        Err(other) => panic!("unexpected error: {other:?}"),
+    };
+    let probe = TokenReview {
+        spec: TokenReviewSpec {
+            token: Some(token.clone()),
+            audiences: None,
+        },
+        ..TokenReview::default()
+    };
+    assert_eq!(
+        code(
+            cms.get("extension-apiserver-authentication")
+                .await
+                .map(|_| ())
+        ),
+        403
+    );
+    assert_eq!(
+        code(
+            reviews
+                .create(&PostParams::default(), &probe)
+                .await
+                .map(|_| ())
+        ),
+        403
+    );
+    for (kind, name, role, namespace) in [
+        (
+            "RoleBinding",
+            "agg-auth-reader",
+            ("Role", "extension-apiserver-authentication-reader"),
+            Some("kube-system"),
+        ),
+        (
+            "ClusterRoleBinding",
+            "agg:system:auth-delegator",
+            ("ClusterRole", "system:auth-delegator"),
+            None,
+        ),
+    ] {
+        let mut binding = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role.0, "name": role.1},
+            "subjects": [{"kind": "ServiceAccount", "name": "agg", "namespace": "kube-system"}],
+        });
+        if let Some(ns) = namespace {
+            binding["metadata"]["namespace"] = json!(ns);
+        }
+        sim.store().create(binding).expect("binding");
+    }
+    assert_eq!(
+        code(
+            cms.get("extension-apiserver-authentication")
+                .await
+                .map(|_| ())
+        ),
+        200
+    );
+    assert_eq!(code(cms.list(&by_name).await.map(|_| ())), 200);
+    let watch = WatchParams::default().fields("metadata.name=extension-apiserver-authentication");
+    assert_eq!(code(cms.watch(&watch, "0").await.map(|_| ())), 200);
+    assert_eq!(
+        code(cms.list(&ListParams::default()).await.map(|_| ())),
+        403
+    );
+    let answer = reviews
+        .create(&PostParams::default(), &probe)
+        .await
+        .expect("token review");
+    assert!(authenticated(&answer));
 }
 
 fn kubectl_rbac(minor: u32) {

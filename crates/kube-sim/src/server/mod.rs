@@ -161,14 +161,29 @@ fn attributes(method: &Method, route: &Route, query: &query::Query, path: &str) 
                 (None, "namespaces", Some(name)) => name.clone(),
                 _ => String::new(),
             };
+            let verb = verb(method, p.name.is_some(), watch);
+            // A list or watch of one name (`fieldSelector=metadata.name=x`, as informers
+            // of a single object do) is authorized as a request for that name.
+            let selected = (p.name.is_none() && matches!(verb, "list" | "watch"))
+                .then(|| query.get("fieldSelector"))
+                .flatten()
+                .and_then(|selector| {
+                    selector.split(',').find_map(|term| {
+                        let term = term.trim();
+                        term.strip_prefix("metadata.name==")
+                            .or_else(|| term.strip_prefix("metadata.name="))
+                            .map(str::to_owned)
+                    })
+                })
+                .filter(|n| !n.is_empty() && !n.contains('/') && n != "." && n != "..");
             rbac::Request::Resource(rbac::ResourceRequest {
-                verb: verb(method, p.name.is_some(), watch).to_owned(),
+                verb: verb.to_owned(),
                 namespace,
                 group: p.group.clone(),
                 version: p.version.clone(),
                 resource: p.resource.clone(),
                 subresource: p.subresource.clone().unwrap_or_default(),
-                name: p.name.clone().unwrap_or_default(),
+                name: p.name.clone().or(selected).unwrap_or_default(),
             })
         }
         _ => rbac::Request::non_resource(&method.as_str().to_ascii_lowercase(), path),
