@@ -170,7 +170,7 @@ impl KubeSim {
         format!("https://{}", self.addr())
     }
 
-    /// The bearer token, if one is required.
+    /// The admin token (`kubernetes-admin` in `system:masters`), if one is configured.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
