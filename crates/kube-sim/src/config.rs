@@ -11,10 +11,14 @@ use crate::rng::Rng;
 pub struct SimConfig {
     /// The cluster, user and context name in the kubeconfig; also names the server thread.
     pub name: String,
-    /// The bearer token clients must present. `None` with no `client_ca` as well: every
-    /// request is allowed. The default is a fresh random token.
+    /// The bearer token of the admin user (`kubernetes-admin` in `system:masters`), the one
+    /// [`KubeSim::kubeconfig`](crate::KubeSim::kubeconfig) carries. `None` with no
+    /// `client_ca` as well: requests without credentials are allowed, as
+    /// `system:anonymous`. The default is a fresh random token.
     pub token: Option<String>,
-    /// A PEM file of CA certificates; client certificates they signed authenticate.
+    /// A PEM file of CA certificates; client certificates they signed authenticate (CN:
+    /// user, O: groups), as do those of the simulator's own client CA
+    /// ([`KubeSim::client_ca`](crate::KubeSim::client_ca)).
     pub client_ca: Option<PathBuf>,
     /// Where to listen; port 0 picks a free port. Default `127.0.0.1:0`.
     pub bind: SocketAddr,
@@ -28,6 +32,10 @@ pub struct SimConfig {
     /// How often watches with `allowWatchBookmarks=true` get a `BOOKMARK`. Default 1 s
     /// (kube-apiserver: about a minute).
     pub bookmark_interval: Duration,
+    /// Authorize every request with RBAC, as kube-apiserver with
+    /// `--authorization-mode=RBAC` does (`403 Forbidden` otherwise). Default `false`: every
+    /// authenticated request is allowed. Access reviews are decided by RBAC either way.
+    pub rbac: bool,
 }
 
 impl Default for SimConfig {
@@ -40,6 +48,7 @@ impl Default for SimConfig {
             cert_dir: None,
             history_size: 10_000,
             bookmark_interval: Duration::from_secs(1),
+            rbac: false,
         }
     }
 }

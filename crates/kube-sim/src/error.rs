@@ -77,6 +77,55 @@ impl StatusError {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
+    /// `403` for a request the authorizer did not allow, in kube's words
+    /// (`pods "web" is forbidden: User "alice" cannot get resource "pods" in API group ""
+    /// in the namespace "default"`), the authorizer's reason appended.
+    pub(crate) fn forbidden(user: &str, request: &crate::rbac::Request, reason: &str) -> Self {
+        use crate::rbac::Request;
+        let why = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        };
+        match request {
+            Request::NonResource { verb, path } => Self::new(
+                403,
+                "Forbidden",
+                format!("forbidden: User {user:?} cannot {verb} path {path:?}{why}"),
+            )
+            .with_details(json!({})),
+            Request::Resource(r) => {
+                let mut resource = r.resource.clone();
+                if !r.subresource.is_empty() {
+                    resource = format!("{resource}/{}", r.subresource);
+                }
+                let scope = if r.namespace.is_empty() {
+                    "at the cluster scope".to_owned()
+                } else {
+                    format!("in the namespace {:?}", r.namespace)
+                };
+                let detail = format!(
+                    "User {user:?} cannot {} resource {resource:?} in API group {:?} {scope}{why}",
+                    r.verb, r.group
+                );
+                let subject = Subject {
+                    group: &r.group,
+                    resource: &r.resource,
+                };
+                let message = if r.name.is_empty() {
+                    format!("{} is forbidden: {detail}", subject.qualified())
+                } else {
+                    format!(
+                        "{} {:?} is forbidden: {detail}",
+                        subject.qualified(),
+                        r.name
+                    )
+                };
+                Self::new(403, "Forbidden", message).with_details(subject.details(&r.name))
+            }
+        }
+    }
+
     /// A path the server does not serve.
     pub fn no_route() -> Self {
         Self::new(
@@ -365,6 +414,8 @@ pub enum SimError {
     AlreadyServing,
     #[error("invalid load spec: {0}")]
     LoadSpec(String),
+    #[error("writing the cluster's default objects failed: {0}")]
+    Bootstrap(String),
     #[error("loading objects failed: {0}")]
     Load(#[source] StatusError),
 }

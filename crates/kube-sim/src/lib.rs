@@ -25,13 +25,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`SimConfig`]: name, token, client CA, bind address, certificate directory, history
-//!   size, bookmark interval.
+//! - [`SimConfig`]: name, admin token, client CA, bind address, certificate directory,
+//!   history size, bookmark interval, RBAC enforcement.
 //! - [`KubeSim`]: [`start`](KubeSim::start), [`addr`](KubeSim::addr),
-//!   [`kubeconfig`](KubeSim::kubeconfig) (and with a client certificate),
+//!   [`kubeconfig`](KubeSim::kubeconfig) (and with a token or a client certificate),
 //!   [`store`](KubeSim::store), [`load`](KubeSim::load),
 //!   [`run_updates`](KubeSim::run_updates), [`faults`](KubeSim::faults),
-//!   [`shutdown`](KubeSim::shutdown).
+//!   [`shutdown`](KubeSim::shutdown); as the host cluster of an aggregated API server:
+//!   [`add_token`](KubeSim::add_token) / [`issue_token`](KubeSim::issue_token) /
+//!   [`revoke_token`](KubeSim::revoke_token),
+//!   [`service_account_token`](KubeSim::service_account_token),
+//!   [`authorize`](KubeSim::authorize), [`client_ca`](KubeSim::client_ca) /
+//!   [`client_cert`](KubeSim::client_cert) / [`client_ca_bundle`](KubeSim::client_ca_bundle),
+//!   [`front_proxy_ca_pem`](KubeSim::front_proxy_ca_pem),
+//!   [`front_proxy_client_cert`](KubeSim::front_proxy_client_cert),
+//!   [`rotate_front_proxy_ca`](KubeSim::rotate_front_proxy_ca).
 //! - [`Store`]: the objects in-process, kubectl-like (`create`, `get`, `list`,
 //!   `list_selected`, `update`, `update_status`, `patch`, `patch_status`, `delete`,
 //!   `count`, `revision`, `compact`), with the same bookkeeping as HTTP writes.
@@ -39,6 +47,8 @@
 //!   or until cleared), request counters by verb and resource.
 //! - [`ClientCa`]: a CA for client-certificate tests (write it out, issue certificates).
 //! - [`LoadSpec`]: the load generator's counts (`pods=1000,deployments=100,...`).
+//! - [`UserInfo`] (`auth`), [`rbac::Request`] and [`rbac::Decision`]: identities and
+//!   authorization questions and answers.
 //!
 //! # What is simulated, as kube-apiserver 1.33 does it
 //!
@@ -66,8 +76,28 @@
 //!   `creationTimestamp`, `generation` bumped on spec changes; no-op writes keep the
 //!   resourceVersion; `managedFields` `Update` entries per field manager; kube's `Status`
 //!   errors (`pods "x" not found`, `AlreadyExists`, `Conflict`, `Invalid` with causes).
-//! - Authentication: a bearer token and/or client certificates signed by a configured CA;
-//!   401 otherwise (the health endpoints are open).
+//! - Authentication (`auth`): client certificates of the cluster's client CA or a
+//!   configured one (CN user, O groups), the admin token (`kubernetes-admin` in
+//!   `system:masters`), tokens added at run time, TokenRequest tokens of ServiceAccounts
+//!   (`kubectl create token`) and of Secrets of type `kubernetes.io/service-account-token`
+//!   (filled as the token controller does; they die with the ServiceAccount or Secret);
+//!   `401` otherwise (the
+//!   health endpoints are open). Impersonation headers (`kubectl --as`), checked against
+//!   the `impersonate` verb when RBAC is enforced.
+//! - Authorization (`rbac`): `system:masters` may do anything, everyone else what RBAC
+//!   over the stored Roles, ClusterRoles and bindings allows (aggregated ClusterRoles
+//!   included), with kube's reasons. Access reviews are always decided so; requests to
+//!   the simulator itself only with [`SimConfig::rbac`] (otherwise every authenticated
+//!   request is allowed).
+//! - The reviews: TokenReview, SelfSubjectReview, SubjectAccessReview,
+//!   LocalSubjectAccessReview, SelfSubjectAccessReview, SelfSubjectRulesReview.
+//! - What kube-apiserver writes into a fresh cluster (`bootstrap`): the default RBAC
+//!   policy that matters to clients (`cluster-admin`, `admin`/`edit`/`view`,
+//!   `system:auth-delegator`, `system:discovery`, `system:basic-user`, the
+//!   `extension-apiserver-authentication-reader` Role), the
+//!   `kube-system/extension-apiserver-authentication` ConfigMap (client CA, front-proxy CA
+//!   and request-header settings; the front-proxy CA rotates at run time), and one `Local`
+//!   APIService per served group version (`v1.` for the core group), following CRDs.
 //!
 //! # Memory
 //!
@@ -88,8 +118,9 @@
 //!   custom resources are not pruned or converted (other versions get `apiVersion`
 //!   rewritten).
 //! - Server-side apply (`application/apply-patch+yaml`) is refused with `415`. Protobuf
-//!   request bodies (kubectl 1.33's `create <kind>`, `run`, `expose`) are decoded for
-//!   ConfigMaps, Secrets, Namespaces and ServiceAccounts only, other kinds get `415`;
+//!   request bodies (kubectl 1.33's `create <kind>`, `run`, `expose`, `auth`) are decoded
+//!   for ConfigMaps, Secrets, Namespaces, ServiceAccounts, RBAC objects, TokenRequests
+//!   and the reviews only, other kinds get `415`;
 //!   responses are always JSON (`kubectl apply`, `create -f`, `label`, `annotate`,
 //!   `scale`, `delete`, `get` and kube-rs send JSON anyway).
 //! - `resourceVersion=0` and `NotOlderThan` read the latest state (always allowed), and a
@@ -97,16 +128,23 @@
 //! - Status updates through `/status` change only `status` (kube lets pods' status updates
 //!   touch labels and annotations).
 //! - `managedFields` shapes come from heuristics, not schemas (see `store::managed`).
+//! - APIServices backed by a Service are never available (nothing is proxied to
+//!   aggregated API servers); the simulator itself does not authenticate front-proxy
+//!   request headers. Service-account tokens are random strings, not JWTs.
+//! - HorizontalPodAutoscalers are served as `autoscaling/v1` too, with `apiVersion`
+//!   rewritten but no conversion.
 //! - Watches without `timeoutSeconds` last 30 minutes; bookmarks come every
 //!   [`SimConfig::bookmark_interval`] (kube: about a minute).
 
-mod auth;
+pub mod auth;
+pub mod bootstrap;
 pub mod certs;
 mod config;
 pub mod error;
 mod faults;
 pub mod load;
 pub mod patch;
+pub mod rbac;
 pub mod registry;
 mod rng;
 mod server;
@@ -114,6 +152,7 @@ mod sim;
 pub mod store;
 mod updates;
 
+pub use auth::UserInfo;
 pub use certs::ClientCa;
 pub use config::SimConfig;
 pub use error::{SimError, StatusError};

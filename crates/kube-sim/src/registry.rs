@@ -70,6 +70,11 @@ pub struct ResourceDef {
     /// PUT without `metadata.resourceVersion` is allowed (built-ins; not custom resources).
     pub unconditional_update: bool,
     pub name_rule: NameRule,
+    /// A virtual resource that only answers `create` and stores nothing (TokenReview, the
+    /// access reviews).
+    pub create_only: bool,
+    /// Has the `/token` subresource (TokenRequest): ServiceAccounts.
+    pub token_subresource: bool,
 }
 
 /// Built-ins with a `/status` subresource in 1.33.
@@ -125,12 +130,22 @@ impl ResourceDef {
         let name_rule = match key {
             ("", "namespaces") => NameRule::Label,
             ("", "services") => NameRule::Dns1035,
-            ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+            // APIService names are `<version>.<group>` (`v1.` for the core group); the
+            // rest of their rule is checked against the spec (`validate::api_service`).
+            ("rbac.authorization.k8s.io", _) | ("apiregistration.k8s.io", "apiservices") => {
+                NameRule::PathSegment
+            }
             _ => NameRule::Subdomain,
+        };
+        // autoscaling/v1 serves HorizontalPodAutoscalers beside the preferred v2.
+        let versions = if key == ("autoscaling", "horizontalpodautoscalers") {
+            vec![b.version.to_owned(), "v1".to_owned()]
+        } else {
+            vec![b.version.to_owned()]
         };
         Self {
             group: b.group.to_owned(),
-            versions: vec![b.version.to_owned()],
+            versions,
             storage_version: b.version.to_owned(),
             resource: b.resource.to_owned(),
             kind: b.kind.to_owned(),
@@ -150,6 +165,33 @@ impl ResourceDef {
             create_on_update: CREATE_ON_UPDATE.contains(&key),
             unconditional_update: true,
             name_rule,
+            create_only: false,
+            token_subresource: key == ("", "serviceaccounts"),
+        }
+    }
+
+    /// A create-only virtual resource (cluster-scoped unless `namespaced`).
+    fn review(group: &str, resource: &str, kind: &str, namespaced: bool) -> Self {
+        Self {
+            group: group.to_owned(),
+            versions: vec!["v1".to_owned()],
+            storage_version: "v1".to_owned(),
+            resource: resource.to_owned(),
+            kind: kind.to_owned(),
+            list_kind: format!("{kind}List"),
+            singular: kind.to_ascii_lowercase(),
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            namespaced,
+            status_subresource: false,
+            scale_subresource: false,
+            custom: false,
+            printer_columns: BTreeMap::new(),
+            create_on_update: false,
+            unconditional_update: false,
+            name_rule: NameRule::Subdomain,
+            create_only: true,
+            token_subresource: false,
         }
     }
 
@@ -228,15 +270,57 @@ pub struct Registry {
 
 impl Registry {
     /// Every built-in resource.
+    /// Every built-in resource, with the create-only review resources of
+    /// `authentication.k8s.io/v1` and `authorization.k8s.io/v1` that `kube_builtin`'s
+    /// catalog leaves out (nothing of them can be listed).
     pub fn builtin() -> Self {
+        let reviews = [
+            (
+                "authentication.k8s.io",
+                "tokenreviews",
+                "TokenReview",
+                false,
+            ),
+            (
+                "authentication.k8s.io",
+                "selfsubjectreviews",
+                "SelfSubjectReview",
+                false,
+            ),
+            (
+                "authorization.k8s.io",
+                "subjectaccessreviews",
+                "SubjectAccessReview",
+                false,
+            ),
+            (
+                "authorization.k8s.io",
+                "selfsubjectaccessreviews",
+                "SelfSubjectAccessReview",
+                false,
+            ),
+            (
+                "authorization.k8s.io",
+                "selfsubjectrulesreviews",
+                "SelfSubjectRulesReview",
+                false,
+            ),
+            (
+                "authorization.k8s.io",
+                "localsubjectaccessreviews",
+                "LocalSubjectAccessReview",
+                true,
+            ),
+        ];
         let defs = kube_builtin::catalog::all()
             .iter()
-            .map(|b| {
-                (
-                    (b.group.to_owned(), b.resource.to_owned()),
-                    Arc::new(ResourceDef::builtin(b)),
-                )
-            })
+            .map(ResourceDef::builtin)
+            .chain(
+                reviews
+                    .iter()
+                    .map(|(g, r, k, ns)| ResourceDef::review(g, r, k, *ns)),
+            )
+            .map(|d| ((d.group.clone(), d.resource.clone()), Arc::new(d)))
             .collect();
         Self { defs }
     }
@@ -528,6 +612,8 @@ pub(crate) fn crd_definition(
         create_on_update: false,
         unconditional_update: false,
         name_rule: NameRule::Subdomain,
+        create_only: false,
+        token_subresource: false,
     })
 }
 

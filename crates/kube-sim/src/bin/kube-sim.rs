@@ -55,6 +55,9 @@ struct Args {
     /// Change events kept for watches and paging (older versions get 410 Gone).
     #[arg(long, default_value_t = 10_000)]
     history_size: usize,
+    /// Authorize every request with RBAC over the stored roles and bindings (403 otherwise).
+    #[arg(long)]
+    rbac: bool,
     /// Milliseconds between watch bookmarks.
     #[arg(long, default_value_t = 1000)]
     bookmark_interval_ms: u64,
@@ -80,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
     config.bind = SocketAddr::new(args.bind, args.port);
     config.cert_dir = args.cert_dir;
     config.history_size = args.history_size;
+    config.rbac = args.rbac;
     config.bookmark_interval = Duration::from_millis(args.bookmark_interval_ms.max(1));
     let sim = KubeSim::start(config).context("starting the simulator")?;
     if let Some(load) = &args.load {

@@ -21,6 +21,15 @@ const VERBS: [&str; 8] = [
     "watch",
 ];
 const STATUS_VERBS: [&str; 3] = ["get", "patch", "update"];
+const CREATE_ONLY: [&str; 1] = ["create"];
+
+fn verbs(def: &ResourceDef) -> &'static [&'static str] {
+    if def.create_only {
+        &CREATE_ONLY
+    } else {
+        &VERBS
+    }
+}
 
 fn group_version(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -98,9 +107,20 @@ pub(crate) fn api_resource_list(registry: &Registry, group: &str, version: &str)
         entry.insert("singularName".into(), json!(def.singular));
         entry.insert("namespaced".into(), json!(def.namespaced));
         entry.insert("kind".into(), json!(def.kind));
-        entry.insert("verbs".into(), json!(VERBS));
+        entry.insert("verbs".into(), json!(verbs(def)));
         put_names(&mut entry, def);
         resources.push(Value::Object(entry));
+        if def.token_subresource {
+            resources.push(json!({
+                "name": format!("{}/token", def.resource),
+                "singularName": "",
+                "namespaced": def.namespaced,
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+                "verbs": CREATE_ONLY,
+            }));
+        }
         if def.status_subresource {
             resources.push(json!({
                 "name": format!("{}/status", def.resource),
@@ -144,9 +164,16 @@ fn aggregated_resource(def: &ResourceDef, version: &str) -> Value {
         }),
     );
     entry.insert("singularResource".into(), json!(def.singular));
-    entry.insert("verbs".into(), json!(VERBS));
+    entry.insert("verbs".into(), json!(verbs(def)));
     put_names(&mut entry, def);
     let mut subresources = Vec::new();
+    if def.token_subresource {
+        subresources.push(json!({
+            "subresource": "token",
+            "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
+            "verbs": CREATE_ONLY,
+        }));
+    }
     if def.status_subresource {
         subresources
             .push(json!({"subresource": "status", "responseKind": kind, "verbs": STATUS_VERBS}));

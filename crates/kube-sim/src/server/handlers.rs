@@ -15,7 +15,8 @@ use super::negotiate::{Representation, negotiate};
 use super::paths::ResourcePath;
 use super::query::Query;
 use super::table::{self, IncludeObject};
-use super::{App, respond, watch};
+use super::{App, respond, reviews, watch};
+use crate::auth::UserInfo;
 use crate::error::{FieldError, StatusError};
 use crate::patch::PatchType;
 use crate::registry::ResourceDef;
@@ -37,9 +38,10 @@ struct Call<'a> {
     status: bool,
 }
 
-/// Serves a request on a resource path.
+/// Serves a request on a resource path, for `user`.
 pub(crate) async fn resource(
     app: &App,
+    user: &UserInfo,
     method: Method,
     path: ResourcePath,
     query: Query,
@@ -58,10 +60,11 @@ pub(crate) async fn resource(
     if def.namespaced && path.namespace.is_none() && path.name.is_some() {
         return Err(StatusError::no_route());
     }
-    let (status, scale) = match path.subresource.as_deref() {
-        None => (false, false),
-        Some("status") if def.status_subresource => (true, false),
-        Some("scale") if def.scale_subresource => (false, true),
+    let (status, scale, token) = match path.subresource.as_deref() {
+        None => (false, false, false),
+        Some("status") if def.status_subresource => (true, false, false),
+        Some("scale") if def.scale_subresource => (false, true, false),
+        Some("token") if def.token_subresource => (false, false, true),
         Some(_) => return Err(StatusError::no_route()),
     };
     let watch = path.legacy_watch || (method == Method::GET && query.flag("watch")?);
@@ -80,6 +83,9 @@ pub(crate) async fn resource(
     };
     if scale {
         return call.scale(method, body).await;
+    }
+    if token || call.def.create_only {
+        return call.review(method, user, body).await;
     }
     match (method, call.path.name.is_some()) {
         (Method::GET, _) if watch => call.watch(),
@@ -430,6 +436,42 @@ impl Call<'_> {
             )));
         };
         Ok(value)
+    }
+
+    /// A create on a review resource or on `serviceaccounts/<name>/token`: answered, not
+    /// stored (201, as kube answers these creates).
+    async fn review(
+        &self,
+        method: Method,
+        user: &UserInfo,
+        body: Body,
+    ) -> Result<axum::response::Response, StatusError> {
+        let named = self.path.name.is_some();
+        let token = self.path.subresource.is_some();
+        if method != Method::POST || named != token {
+            return Err(StatusError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
+        }
+        if self.def.namespaced && self.path.namespace.is_none() {
+            return Err(StatusError::no_route());
+        }
+        let obj = self.object_body(body).await?;
+        let answer = if token {
+            reviews::token_request(
+                self.app,
+                self.namespace().unwrap_or_default(),
+                self.name(),
+                obj,
+            )?
+        } else {
+            reviews::review(self.app, &self.def, self.namespace(), user, obj)?
+        };
+        Ok(respond(
+            StatusCode::CREATED,
+            "application/json",
+            to_bytes(&answer),
+        ))
     }
 
     async fn create(&self, body: Body) -> Result<axum::response::Response, StatusError> {

@@ -11,6 +11,7 @@ mod openapi;
 mod paths;
 mod protobuf;
 mod query;
+mod reviews;
 mod table;
 mod watch;
 
@@ -28,18 +29,23 @@ use bytes::Bytes;
 use rustls::pki_types::CertificateDer;
 use serde_json::json;
 
-use crate::auth::{Authenticator, Peer};
+use crate::auth::{Authenticator, Peer, UserInfo};
 use crate::error::{SimError, StatusError};
 use crate::faults::FaultState;
+use crate::rbac;
 use crate::store::{Store, to_bytes};
 use negotiate::{Representation, negotiate};
 use paths::Route;
+pub(crate) use reviews::issue_service_account_token;
 
 /// What every request handler shares.
 #[derive(Debug)]
 pub(crate) struct App {
     pub store: Store,
     pub auth: Authenticator,
+    /// Authorize every request with RBAC (`SimConfig::rbac`); otherwise every
+    /// authenticated request is allowed.
+    pub enforce_rbac: bool,
     pub faults: Arc<FaultState>,
     pub bookmark_interval: Duration,
     pub addr: SocketAddr,
@@ -143,16 +149,185 @@ async fn front(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     next.run(req).await
 }
 
+/// What kube's `RequestInfo` makes of a request, for the authorizer.
+fn attributes(method: &Method, route: &Route, query: &query::Query, path: &str) -> rbac::Request {
+    match route {
+        Route::Resource(p) => {
+            let watch =
+                p.legacy_watch || (method == Method::GET && query.flag("watch").unwrap_or(false));
+            // `/api/v1/namespaces/<name>` is in the namespace it names.
+            let namespace = match (&p.namespace, p.resource.as_str(), &p.name) {
+                (Some(ns), _, _) => ns.clone(),
+                (None, "namespaces", Some(name)) => name.clone(),
+                _ => String::new(),
+            };
+            let verb = verb(method, p.name.is_some(), watch);
+            // A list or watch of one name (`fieldSelector=metadata.name=x`, as informers
+            // of a single object do) is authorized as a request for that name.
+            let selected = (p.name.is_none() && matches!(verb, "list" | "watch"))
+                .then(|| query.get("fieldSelector"))
+                .flatten()
+                .and_then(|selector| {
+                    selector.split(',').find_map(|term| {
+                        let term = term.trim();
+                        term.strip_prefix("metadata.name==")
+                            .or_else(|| term.strip_prefix("metadata.name="))
+                            .map(str::to_owned)
+                    })
+                })
+                .filter(|n| !n.is_empty() && !n.contains('/') && n != "." && n != "..");
+            rbac::Request::Resource(rbac::ResourceRequest {
+                verb: verb.to_owned(),
+                namespace,
+                group: p.group.clone(),
+                version: p.version.clone(),
+                resource: p.resource.clone(),
+                subresource: p.subresource.clone().unwrap_or_default(),
+                name: p.name.clone().or(selected).unwrap_or_default(),
+            })
+        }
+        _ => rbac::Request::non_resource(&method.as_str().to_ascii_lowercase(), path),
+    }
+}
+
+/// Authenticates the request (`401` without a valid credential) and, with RBAC enforced,
+/// authorizes it (`403` as kube words it).
+fn admit(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    route: &Route,
+    query: &query::Query,
+) -> Result<UserInfo, StatusError> {
+    let peer = parts.extensions.get::<Peer>().cloned().unwrap_or_default();
+    let state = app.store.read();
+    let user = app
+        .auth
+        .authenticate(&parts.headers, &peer, &state)
+        .ok_or_else(StatusError::unauthorized)?;
+    let allow = |user: &UserInfo, request: &rbac::Request| -> Result<(), StatusError> {
+        if !app.enforce_rbac {
+            return Ok(());
+        }
+        let decision = rbac::authorize(&state, user, request);
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(StatusError::forbidden(
+                &user.username,
+                request,
+                &decision.reason,
+            ))
+        }
+    };
+    let user = match impersonation(&parts.headers)? {
+        None => user,
+        Some((impersonated, checks)) => {
+            for check in &checks {
+                allow(&user, check)?;
+            }
+            impersonated
+        }
+    };
+    allow(
+        &user,
+        &attributes(&parts.method, route, query, parts.uri.path()),
+    )?;
+    Ok(user)
+}
+
+/// kube's impersonation headers (`Impersonate-User`, `-Group`, `-Uid`, `-Extra-<key>`):
+/// the user to act as and the `impersonate` permissions the requester needs for it.
+fn impersonation(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<(UserInfo, Vec<rbac::Request>)>, StatusError> {
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    };
+    let user = values("impersonate-user").into_iter().next();
+    let groups = values("impersonate-group");
+    let uid = values("impersonate-uid").into_iter().next();
+    let extra: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.as_str().strip_prefix("impersonate-extra-")?;
+            let key = form_urlencoded::parse(format!("k={key}").as_bytes())
+                .next()
+                .map(|(_, k)| k.into_owned())?;
+            Some((key, v.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let Some(name) = user else {
+        if groups.is_empty() && uid.is_none() && extra.is_empty() {
+            return Ok(None);
+        }
+        return Err(StatusError::internal(
+            "requested impersonation of groups, uid or extra without impersonating a user",
+        ));
+    };
+    let impersonate = |group: &str, resource: &str, name: &str| {
+        rbac::Request::resource("impersonate", group, resource).named(name)
+    };
+    let mut checks = Vec::new();
+    let mut info = UserInfo::new(name.clone());
+    match name
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+    {
+        Some((ns, sa)) => {
+            checks.push(impersonate("", "serviceaccounts", sa).in_namespace(ns));
+            if groups.is_empty() {
+                info = UserInfo::service_account(ns, sa);
+            }
+        }
+        None => checks.push(impersonate("", "users", &name)),
+    }
+    for g in &groups {
+        checks.push(impersonate("", "groups", g));
+    }
+    info = info.with_groups(groups.iter().cloned());
+    if let Some(uid) = uid {
+        checks.push(impersonate("authentication.k8s.io", "uids", &uid));
+        info = info.with_uid(uid);
+    }
+    for (key, value) in extra {
+        checks.push(
+            rbac::Request::resource("impersonate", "authentication.k8s.io", "userextras")
+                .subresource(&key)
+                .named(&value),
+        );
+        info = info.with_extra(key, [value]);
+    }
+    let fixed = |g: &String| {
+        g == crate::auth::SYSTEM_AUTHENTICATED || g == crate::auth::SYSTEM_UNAUTHENTICATED
+    };
+    if !info.groups.iter().any(fixed) {
+        let implied = if info.username == crate::auth::ANONYMOUS_USER {
+            crate::auth::SYSTEM_UNAUTHENTICATED
+        } else {
+            crate::auth::SYSTEM_AUTHENTICATED
+        };
+        info.groups.push(implied.to_owned());
+    }
+    Ok(Some((info, checks)))
+}
+
 async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let route = paths::route(parts.uri.path());
-    if route != Route::Health {
-        let peer = parts.extensions.get::<Peer>().copied().unwrap_or_default();
-        if !app.auth.allows(&parts.headers, peer) {
-            return StatusError::unauthorized().into_response();
-        }
-    }
     let query = query::Query::parse(parts.uri.query());
+    let user = if route == Route::Health {
+        UserInfo::anonymous()
+    } else {
+        match admit(&app, &parts, &route, &query) {
+            Ok(user) => user,
+            Err(e) => return e.into_response(),
+        }
+    };
     let result = match route {
         Route::Health => Ok(respond(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
         Route::Version => Ok(ok_json(&version_info())),
@@ -165,7 +340,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
             openapi::serve(&rest, accept)
         }
         Route::Resource(path) => {
-            handlers::resource(&app, parts.method, path, query, parts.headers, body).await
+            handlers::resource(&app, &user, parts.method, path, query, parts.headers, body).await
         }
         Route::Unknown => Err(StatusError::no_route()),
         discovery_route => {
@@ -306,9 +481,8 @@ impl ServerControl {
                             return;
                         }
                     };
-                    let identify = |certs: Option<&[CertificateDer<'static>]>| Peer {
-                        client_cert: certs.is_some_and(|c| !c.is_empty()),
-                    };
+                    let identify =
+                        |certs: Option<&[CertificateDer<'static>]>| Peer::identify(certs);
                     https_serve::serve_tls(listener, tls, identify, app, async {
                         let _ = stopped.await;
                     })

@@ -1,6 +1,10 @@
 //! Protobuf request bodies for the few kinds kubectl 1.33 creates through its typed,
 //! protobuf-speaking clients that matter in scripts: `kubectl create configmap`, `secret`,
-//! `namespace` and `serviceaccount`. A body is kube's envelope (`k8s\0` + `runtime.Unknown`)
+//! `namespace`, `serviceaccount`, `role`, `clusterrole`, `rolebinding` and
+//! `clusterrolebinding`, `kubectl create token` (TokenRequest), `kubectl auth
+//! can-i` (SelfSubjectAccessReview, SelfSubjectRulesReview for `--list`), `kubectl auth
+//! whoami` (SelfSubjectReview), and the reviews client-go's delegating authenticator and
+//! authorizer send (TokenReview, SubjectAccessReview). A body is kube's envelope (`k8s\0` + `runtime.Unknown`)
 //! around the object's message; it is decoded into the JSON object with the field numbers
 //! of Kubernetes' `generated.proto` written down here. Other kinds are refused with `415`
 //! (responses are always JSON, which every client accepts).
@@ -26,6 +30,9 @@ enum Ty {
     StrMap,
     /// `map<string, bytes>`.
     BytesMap,
+    /// `map<string, ExtraValue>` (`ExtraValue`: `repeated string items = 1`), a map of
+    /// string lists in JSON.
+    ExtraMap,
 }
 
 #[derive(Debug)]
@@ -113,6 +120,141 @@ const SERVICE_ACCOUNT: &[Field] = &[
     list(2, "secrets", Ty::Msg(OBJECT_REFERENCE)),
     list(3, "imagePullSecrets", Ty::Msg(&[f(1, "name", Ty::Str)])),
     f(4, "automountServiceAccountToken", Ty::Bool),
+];
+
+const TOKEN_REQUEST: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    f(
+        2,
+        "spec",
+        Ty::Msg(&[
+            list(1, "audiences", Ty::Str),
+            f(
+                3,
+                "boundObjectRef",
+                Ty::Msg(&[
+                    f(1, "kind", Ty::Str),
+                    f(2, "apiVersion", Ty::Str),
+                    f(3, "name", Ty::Str),
+                    f(4, "uid", Ty::Str),
+                ]),
+            ),
+            f(4, "expirationSeconds", Ty::Int),
+        ]),
+    ),
+];
+
+const TOKEN_REVIEW: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    f(
+        2,
+        "spec",
+        Ty::Msg(&[f(1, "token", Ty::Str), list(2, "audiences", Ty::Str)]),
+    ),
+];
+
+const SELF_SUBJECT_REVIEW: &[Field] = &[f(1, "metadata", Ty::Msg(OBJECT_META))];
+
+const RESOURCE_ATTRIBUTES: &[Field] = &[
+    f(1, "namespace", Ty::Str),
+    f(2, "verb", Ty::Str),
+    f(3, "group", Ty::Str),
+    f(4, "version", Ty::Str),
+    f(5, "resource", Ty::Str),
+    f(6, "subresource", Ty::Str),
+    f(7, "name", Ty::Str),
+];
+
+const NON_RESOURCE_ATTRIBUTES: &[Field] = &[f(1, "path", Ty::Str), f(2, "verb", Ty::Str)];
+
+/// SubjectAccessReview and LocalSubjectAccessReview.
+const SUBJECT_ACCESS_REVIEW: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    f(
+        2,
+        "spec",
+        Ty::Msg(&[
+            f(1, "resourceAttributes", Ty::Msg(RESOURCE_ATTRIBUTES)),
+            f(2, "nonResourceAttributes", Ty::Msg(NON_RESOURCE_ATTRIBUTES)),
+            f(3, "user", Ty::Str),
+            list(4, "groups", Ty::Str),
+            f(5, "extra", Ty::ExtraMap),
+            f(6, "uid", Ty::Str),
+        ]),
+    ),
+];
+
+const SELF_SUBJECT_ACCESS_REVIEW: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    f(
+        2,
+        "spec",
+        Ty::Msg(&[
+            f(1, "resourceAttributes", Ty::Msg(RESOURCE_ATTRIBUTES)),
+            f(2, "nonResourceAttributes", Ty::Msg(NON_RESOURCE_ATTRIBUTES)),
+        ]),
+    ),
+];
+
+const SELF_SUBJECT_RULES_REVIEW: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    f(2, "spec", Ty::Msg(&[f(1, "namespace", Ty::Str)])),
+];
+
+const POLICY_RULE: &[Field] = &[
+    list(1, "verbs", Ty::Str),
+    list(2, "apiGroups", Ty::Str),
+    list(3, "resources", Ty::Str),
+    list(4, "resourceNames", Ty::Str),
+    list(5, "nonResourceURLs", Ty::Str),
+];
+
+const LABEL_SELECTOR: &[Field] = &[
+    f(1, "matchLabels", Ty::StrMap),
+    list(
+        2,
+        "matchExpressions",
+        Ty::Msg(&[
+            f(1, "key", Ty::Str),
+            f(2, "operator", Ty::Str),
+            list(3, "values", Ty::Str),
+        ]),
+    ),
+];
+
+/// Role (no field 3) and ClusterRole.
+const ROLE: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    list(2, "rules", Ty::Msg(POLICY_RULE)),
+    f(
+        3,
+        "aggregationRule",
+        Ty::Msg(&[list(1, "clusterRoleSelectors", Ty::Msg(LABEL_SELECTOR))]),
+    ),
+];
+
+/// RoleBinding and ClusterRoleBinding.
+const BINDING: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    list(
+        2,
+        "subjects",
+        Ty::Msg(&[
+            f(1, "kind", Ty::Str),
+            f(2, "apiGroup", Ty::Str),
+            f(3, "name", Ty::Str),
+            f(4, "namespace", Ty::Str),
+        ]),
+    ),
+    f(
+        3,
+        "roleRef",
+        Ty::Msg(&[
+            f(1, "apiGroup", Ty::Str),
+            f(2, "kind", Ty::Str),
+            f(3, "name", Ty::Str),
+        ]),
+    ),
 ];
 
 const UNKNOWN: &[Field] = &[
@@ -233,10 +375,14 @@ fn decode_message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, Stri
             (Ty::Bool, Wire::Varint(v)) => json!(v != 0),
             (Ty::Time, Wire::Bytes(v)) => time(v)?,
             (Ty::Msg(s), Wire::Bytes(v)) => Value::Object(decode_message(v, s)?),
-            (Ty::StrMap | Ty::BytesMap, Wire::Bytes(v)) => {
+            (Ty::StrMap | Ty::BytesMap | Ty::ExtraMap, Wire::Bytes(v)) => {
                 let (k, val) = entry(v)?;
                 let val = match field.ty {
                     Ty::BytesMap => json!(STANDARD.encode(val)),
+                    Ty::ExtraMap => {
+                        let items = decode_message(val, &[list(1, "items", Ty::Str)])?;
+                        items.get("items").cloned().unwrap_or_else(|| json!([]))
+                    }
                     _ => json!(text(val)?),
                 };
                 let map = out.entry(field.name).or_insert_with(|| json!({}));
@@ -263,7 +409,7 @@ fn decode_message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, Stri
 pub(crate) fn decode(body: &[u8]) -> Result<Value, StatusError> {
     let unsupported = |why: String| {
         StatusError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({why}; kube-sim decodes protobuf only for ConfigMaps, Secrets, Namespaces and ServiceAccounts)"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({why}; kube-sim decodes protobuf only for ConfigMaps, Secrets, Namespaces, ServiceAccounts, RBAC objects, TokenRequests and the authentication and authorization reviews)"
         ))
     };
     let envelope = body
@@ -283,6 +429,16 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, StatusError> {
         ("v1", "Secret") => SECRET,
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => BINDING,
+        ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
+        ("authentication.k8s.io/v1", "TokenReview") => TOKEN_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => SELF_SUBJECT_REVIEW,
+        ("authorization.k8s.io/v1", "SubjectAccessReview" | "LocalSubjectAccessReview") => {
+            SUBJECT_ACCESS_REVIEW
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => SELF_SUBJECT_ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => SELF_SUBJECT_RULES_REVIEW,
         _ => return Err(unsupported(format!("a protobuf {kind} of {api_version}"))),
     };
     let raw = unknown["raw"]
@@ -355,6 +511,39 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                    "metadata": {"name": "settings", "namespace": "default", "labels": {"app": "web"}, "finalizers": ["example.com/hold"]},
                    "data": {"a": "b"}, "binaryData": {"bin": "AAE="}, "immutable": true})
+        );
+    }
+
+    #[test]
+    fn decodes_a_subject_access_review() {
+        let mut attrs = Vec::new();
+        bytes(1, b"team", &mut attrs);
+        bytes(2, b"get", &mut attrs);
+        bytes(3, b"", &mut attrs);
+        bytes(5, b"pods", &mut attrs);
+        bytes(6, b"log", &mut attrs);
+        let mut extra_value = Vec::new();
+        bytes(1, b"a", &mut extra_value);
+        bytes(1, b"b", &mut extra_value);
+        let mut spec = Vec::new();
+        bytes(1, &attrs, &mut spec);
+        bytes(3, b"alice", &mut spec);
+        bytes(4, b"devs", &mut spec);
+        map_entry(5, "scopes", &extra_value, &mut spec);
+        let mut sar = Vec::new();
+        bytes(1, &[], &mut sar);
+        bytes(2, &spec, &mut sar);
+        let mut type_meta = Vec::new();
+        bytes(1, b"authorization.k8s.io/v1", &mut type_meta);
+        bytes(2, b"SubjectAccessReview", &mut type_meta);
+        let mut body = b"k8s\0".to_vec();
+        bytes(1, &type_meta, &mut body);
+        bytes(2, &sar, &mut body);
+        let obj = decode(&body).expect("decodes");
+        assert_eq!(
+            obj["spec"],
+            json!({"resourceAttributes": {"namespace": "team", "verb": "get", "resource": "pods", "subresource": "log"},
+                   "user": "alice", "groups": ["devs"], "extra": {"scopes": ["a", "b"]}})
         );
     }
 

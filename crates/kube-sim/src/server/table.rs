@@ -1,5 +1,6 @@
 //! `meta.k8s.io` Tables for `kubectl get`: built-in kinds use kube's server-side printer
-//! columns (from `kube_builtin::table`), custom resources their CRD's
+//! columns (from `kube_builtin::table`), APIServices the aggregator's (`SERVICE`,
+//! `AVAILABLE`), custom resources their CRD's
 //! `additionalPrinterColumns` (simple JSONPath) or kube's default `Name`/`Age`. Each row
 //! embeds the object as `includeObject` asks (kubectl's default: metadata only).
 
@@ -148,6 +149,67 @@ fn custom_cell(obj: &Value, col: &PrinterColumn, now: Timestamp) -> Value {
     }
 }
 
+/// The kube-aggregator's APIService columns: where it is served and whether it is available.
+fn api_service_columns() -> Vec<Value> {
+    vec![
+        column("Name", "string", "name", NAME_DESCRIPTION, 0),
+        column(
+            "Service",
+            "string",
+            "",
+            "The reference to the service that hosts this API endpoint.",
+            0,
+        ),
+        column(
+            "Available",
+            "string",
+            "",
+            "Whether this service is available.",
+            0,
+        ),
+        column("Age", "string", "", AGE_DESCRIPTION, 0),
+    ]
+}
+
+fn api_service_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
+    let service = match obj.pointer("/spec/service").filter(|s| !s.is_null()) {
+        None => "Local".to_owned(),
+        Some(s) => format!(
+            "{}/{}",
+            s["namespace"].as_str().unwrap_or_default(),
+            s["name"].as_str().unwrap_or_default()
+        ),
+    };
+    let available = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Available"))
+        .map_or_else(
+            || "Unknown".to_owned(),
+            |c| {
+                let status = c["status"].as_str().unwrap_or("Unknown");
+                match c["reason"].as_str() {
+                    Some(reason) if status != "True" && !reason.is_empty() => {
+                        format!("{status} ({reason})")
+                    }
+                    _ => status.to_owned(),
+                }
+            },
+        );
+    let created = obj
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .map_or(Value::Null, |t| age(t, now));
+    vec![
+        obj.pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null),
+        json!(service),
+        json!(available),
+        created,
+    ]
+}
+
 /// The Table of `objects` (of resource `def`, served at `version`).
 pub(crate) fn table(
     def: &ResourceDef,
@@ -166,7 +228,9 @@ pub(crate) fn table(
                 .unwrap_or_default(),
         )
     });
+    let api_service = def.group == "apiregistration.k8s.io" && def.kind == "APIService";
     let columns: Vec<Value> = match &custom {
+        _ if api_service => api_service_columns(),
         Some(cols) => std::iter::once(column("Name", "string", "name", NAME_DESCRIPTION, 0))
             .chain(
                 cols.iter()
@@ -190,6 +254,7 @@ pub(crate) fn table(
         .iter()
         .map(|obj| {
             let cells: Vec<Value> = match &custom {
+                _ if api_service => api_service_cells(obj, now),
                 Some(cols) => std::iter::once(
                     obj.pointer("/metadata/name")
                         .cloned()

@@ -7,6 +7,7 @@
 //! sits behind one lock; no lock is held across an `.await`.
 
 pub mod api;
+mod controllers;
 mod defaults;
 pub(crate) mod managed;
 pub(crate) mod read;
@@ -119,6 +120,32 @@ pub(crate) struct State {
     history: VecDeque<Arc<Event>>,
     history_size: usize,
     pub rng: Rng,
+    /// The CA (PEM) clients trust the server with: `ca.crt` of service-account token
+    /// Secrets.
+    pub(crate) cluster_ca: String,
+    /// What the simulated controllers have to look at after the current write.
+    pub(crate) dirty: Dirty,
+}
+
+/// Changes the simulated controllers react to (see `controllers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Dirty {
+    /// A ClusterRole changed: aggregated ClusterRoles may need new rules.
+    pub cluster_roles: bool,
+    /// The served resources changed (a CRD): the APIServices may need to follow.
+    pub registry: bool,
+    /// An APIService or a Service changed: APIService availability may have.
+    pub availability: bool,
+    /// A Secret of type `kubernetes.io/service-account-token` was written: the token
+    /// controller may have to fill it.
+    pub token_secrets: bool,
+}
+
+/// The type of Secrets that hold a (legacy) ServiceAccount token.
+pub(crate) const SERVICE_ACCOUNT_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+
+pub(crate) fn mentions(raw: &[u8], needle: &str) -> bool {
+    raw.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// The shared simulator state.
@@ -161,6 +188,8 @@ impl State {
             history: VecDeque::new(),
             history_size: history_size.max(1),
             rng,
+            cluster_ca: String::new(),
+            dirty: Dirty::default(),
         }
     }
 
@@ -181,6 +210,22 @@ impl State {
     }
 
     fn record(&mut self, event: Event) {
+        match (
+            event.resource.group.as_str(),
+            event.resource.resource.as_str(),
+        ) {
+            ("rbac.authorization.k8s.io", "clusterroles") => self.dirty.cluster_roles = true,
+            ("apiregistration.k8s.io", "apiservices") | ("", "services") => {
+                self.dirty.availability = true;
+            }
+            ("", "secrets")
+                if event.kind != EventType::Deleted
+                    && mentions(&event.object, SERVICE_ACCOUNT_TOKEN_TYPE) =>
+            {
+                self.dirty.token_secrets = true;
+            }
+            _ => {}
+        }
         if self.history.len() >= self.history_size
             && let Some(old) = self.history.pop_front()
         {
@@ -310,7 +355,7 @@ impl State {
             .collect()
     }
 
-    fn table_objects(&self, gr: &GroupResource) -> Option<&BTreeMap<ObjKey, Bytes>> {
+    pub(crate) fn table_objects(&self, gr: &GroupResource) -> Option<&BTreeMap<ObjKey, Bytes>> {
         self.tables.get(gr).map(|t| &t.objects)
     }
 }
@@ -360,6 +405,7 @@ impl Store {
             let mut state = self.lock();
             let before = state.revision;
             let out = f(&mut state);
+            state.reconcile();
             (out, (state.revision != before).then_some(state.revision))
         };
         if let Some(revision) = revision {

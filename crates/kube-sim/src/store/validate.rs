@@ -147,6 +147,136 @@ pub(crate) fn object_meta(obj: &Value, rule: NameRule) -> Vec<FieldError> {
     errors
 }
 
+/// Validation particular to a kind (kube's per-kind `Validate*` functions), for the kinds
+/// whose rules clients run into: APIServices (name `<version>.<group>`, priorities) and
+/// RBAC bindings (a role reference, known subject kinds).
+pub(crate) fn kind_specific(group: &str, kind: &str, obj: &Value) -> Vec<FieldError> {
+    match (group, kind) {
+        ("apiregistration.k8s.io", "APIService") => api_service(obj),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            binding(obj, kind == "ClusterRoleBinding")
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn api_service(obj: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let spec = &obj["spec"];
+    let group = spec["group"].as_str().unwrap_or_default();
+    let version = spec["version"].as_str().unwrap_or_default();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let required = format!("{version}.{group}");
+    if !name.is_empty() && name_problems(NameRule::PathSegment, name).is_empty() && name != required
+    {
+        errors.push(FieldError::invalid(
+            "metadata.name",
+            name,
+            format!("must be `spec.version+\".\"+spec.group`: {required:?}"),
+        ));
+    }
+    if group.is_empty() {
+        if version != "v1" {
+            errors.push(FieldError::required(
+                "spec.group",
+                "only v1 may have an empty group and it better be legacy kube",
+            ));
+        }
+    } else {
+        for p in name_problems(NameRule::Subdomain, group) {
+            errors.push(FieldError::invalid("spec.group", group, p));
+        }
+    }
+    if version.is_empty() {
+        errors.push(FieldError::required("spec.version", ""));
+    } else {
+        for p in name_problems(NameRule::Dns1035, version) {
+            errors.push(FieldError::invalid("spec.version", version, p));
+        }
+    }
+    let number = |field: &str| spec.get(field).and_then(Value::as_i64).unwrap_or(0);
+    let group_priority = number("groupPriorityMinimum");
+    if !(1..=20000).contains(&group_priority) {
+        errors.push(FieldError::invalid_raw(
+            "spec.groupPriorityMinimum",
+            &group_priority.to_string(),
+            "must be positive and less than 20000",
+        ));
+    }
+    let version_priority = number("versionPriority");
+    if !(1..=1000).contains(&version_priority) {
+        errors.push(FieldError::invalid_raw(
+            "spec.versionPriority",
+            &version_priority.to_string(),
+            "must be positive and less than 1000",
+        ));
+    }
+    if let Some(service) = spec.get("service").filter(|s| !s.is_null()) {
+        for field in ["namespace", "name"] {
+            if service[field].as_str().is_none_or(str::is_empty) {
+                errors.push(FieldError::required(&format!("spec.service.{field}"), ""));
+            }
+        }
+    }
+    errors
+}
+
+fn binding(obj: &Value, cluster: bool) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let role_ref = &obj["roleRef"];
+    let ref_kind = role_ref["kind"].as_str().unwrap_or_default();
+    let supported: &[&str] = if cluster {
+        &["ClusterRole"]
+    } else {
+        &["ClusterRole", "Role"]
+    };
+    if ref_kind.is_empty() {
+        errors.push(FieldError::required("roleRef.kind", ""));
+    } else if !supported.contains(&ref_kind) {
+        errors.push(FieldError::not_supported(
+            "roleRef.kind",
+            ref_kind,
+            supported,
+        ));
+    }
+    if role_ref["apiGroup"].as_str() != Some("rbac.authorization.k8s.io") {
+        errors.push(FieldError::not_supported(
+            "roleRef.apiGroup",
+            role_ref["apiGroup"].as_str().unwrap_or_default(),
+            &["rbac.authorization.k8s.io"],
+        ));
+    }
+    if role_ref["name"].as_str().is_none_or(str::is_empty) {
+        errors.push(FieldError::required("roleRef.name", ""));
+    }
+    for (i, subject) in obj["subjects"].as_array().into_iter().flatten().enumerate() {
+        let kind = subject["kind"].as_str().unwrap_or_default();
+        if subject["name"].as_str().is_none_or(str::is_empty) {
+            errors.push(FieldError::required(&format!("subjects[{i}].name"), ""));
+        }
+        match kind {
+            "User" | "Group" => {}
+            "ServiceAccount" => {
+                if cluster && subject["namespace"].as_str().is_none_or(str::is_empty) {
+                    errors.push(FieldError::required(
+                        &format!("subjects[{i}].namespace"),
+                        "",
+                    ));
+                }
+            }
+            other => errors.push(FieldError::not_supported(
+                &format!("subjects[{i}].kind"),
+                other,
+                &["ServiceAccount", "User", "Group"],
+            )),
+        }
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -166,6 +296,56 @@ mod tests {
         assert_eq!(
             name_problems(NameRule::Subdomain, &"a".repeat(254)),
             ["must be no more than 253 characters"]
+        );
+    }
+
+    #[test]
+    fn api_services() {
+        let svc = |name: &str, group: &str, version: &str| json!({"metadata": {"name": name}, "spec": {"group": group, "version": version, "groupPriorityMinimum": 1000, "versionPriority": 100}});
+        assert!(
+            kind_specific(
+                "apiregistration.k8s.io",
+                "APIService",
+                &svc("v1.", "", "v1")
+            )
+            .is_empty()
+        );
+        assert!(
+            kind_specific(
+                "apiregistration.k8s.io",
+                "APIService",
+                &svc("v1beta1.example.com", "example.com", "v1beta1")
+            )
+            .is_empty()
+        );
+        let fields = |o: &Value| -> Vec<String> {
+            kind_specific("apiregistration.k8s.io", "APIService", o)
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(
+            fields(&svc("v2.example.com", "example.com", "v1")),
+            ["metadata.name"]
+        );
+        assert_eq!(fields(&svc("v2.", "", "v2")), ["spec.group"]);
+        let mut bad = svc("v1.example.com", "example.com", "v1");
+        bad["spec"]["versionPriority"] = json!(0);
+        assert_eq!(fields(&bad), ["spec.versionPriority"]);
+    }
+
+    #[test]
+    fn bindings() {
+        let crb = json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "x"},
+            "subjects": [{"kind": "ServiceAccount", "name": "sa"}, {"kind": "Robot", "name": "r"}]});
+        let fields: Vec<String> =
+            kind_specific("rbac.authorization.k8s.io", "ClusterRoleBinding", &crb)
+                .into_iter()
+                .map(|e| e.field)
+                .collect();
+        assert_eq!(
+            fields,
+            ["roleRef.kind", "subjects[0].namespace", "subjects[1].kind"]
         );
     }
 

@@ -151,7 +151,7 @@ fn crd_invalid(name: &str, errors: &[FieldError]) -> StatusError {
 impl State {
     /// Checks `kind`/`apiVersion` of a request body against the resource (setting them
     /// when absent) and normalizes apiVersion to the storage version.
-    fn check_type(
+    pub(crate) fn check_type(
         &self,
         def: &ResourceDef,
         version: &str,
@@ -331,7 +331,8 @@ impl State {
         }
         defaults::apply(&def.group, &def.kind, &mut obj, &mut self.rng);
         let name = meta_str(&obj, "name").to_owned();
-        let errors = validate::object_meta(&obj, def.name_rule);
+        let mut errors = validate::object_meta(&obj, def.name_rule);
+        errors.extend(validate::kind_specific(&def.group, &def.kind, &obj));
         if !errors.is_empty() {
             return Err(invalid(def, &name, &errors));
         }
@@ -381,6 +382,7 @@ impl State {
         self.put(&gr, key, &mut obj);
         if let Some(d) = crd {
             self.registry.install(d);
+            self.dirty.registry = true;
         }
         Ok(Self::answer(def, version, obj))
     }
@@ -507,7 +509,8 @@ impl State {
     ) -> Result<Value, StatusError> {
         let now = now_rfc3339();
         defaults::apply(&def.group, &def.kind, &mut new, &mut self.rng);
-        let errors = validate::object_meta(&new, def.name_rule);
+        let mut errors = validate::object_meta(&new, def.name_rule);
+        errors.extend(validate::kind_specific(&def.group, &def.kind, &new));
         if !errors.is_empty() {
             return Err(invalid(def, &key.name, &errors));
         }
@@ -553,6 +556,7 @@ impl State {
         self.put(gr, key, &mut new);
         if let Some(d) = crd {
             self.registry.install(d);
+            self.dirty.registry = true;
         }
         Ok(Self::answer(def, version, new))
     }
@@ -699,6 +703,7 @@ impl State {
             }
             self.drop_table(&gr);
             self.registry.uninstall(&gr.group, &gr.resource);
+            self.dirty.registry = true;
         }
     }
 
