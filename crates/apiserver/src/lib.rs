@@ -11,7 +11,7 @@
 //! header), [`paths`], [`auth`] (authentication, delegated to the host cluster where one
 //! is configured), [`sar`] (delegated authorization by SubjectAccessReview, with
 //! [`request_attributes`]), [`authz`] (the policy file), [`host`] (the host cluster),
-//! [`limits`], [`options`] (flags); the leaves [`state`] (shared state), [`respond`] (response
+//! [`synced`] (types the clusters sync, for discovery), [`limits`], [`options`] (flags); the leaves [`state`] (shared state), [`respond`] (response
 //! helpers) and [`error`]. TLS serving is `https-serve`.
 
 pub mod app;
@@ -35,6 +35,7 @@ pub mod respond;
 pub mod sar;
 pub mod scope;
 pub mod state;
+pub mod synced;
 mod ttl_cache;
 
 use std::future::Future;
@@ -77,6 +78,7 @@ pub async fn start(
         limiter: Arc::new(limits::Limiter::new(limits)),
         redact_secrets: serving.redact_secrets,
         metrics: metrics::Metrics::default(),
+        synced: synced::SyncedTypes::default(),
     });
     let app = router(state);
     let mut background = security.tasks;

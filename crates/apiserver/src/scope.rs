@@ -118,6 +118,9 @@ async fn resolve_resources(
         return Ok(ReadTarget::Version);
     }
     let stored = state.storage.stored_resources().await?;
+    // Types a cluster syncs are served before their first object arrives.
+    let synced = state.synced.get(state.storage.as_ref(), &stored).await?;
+    let stored = crate::synced::merge(stored, &synced);
     if let Some(c) = cluster
         && !cluster_is_visible(state, user, c, &stored).await?
     {

@@ -12,6 +12,7 @@ use crate::authz::Authorizer;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::sar::DelegatedAuthorizer;
+use crate::synced::SyncedTypes;
 
 /// Everything handlers share.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct AppState {
     /// `--redact-secrets`.
     pub redact_secrets: bool,
     pub metrics: Metrics,
+    /// The resource types the published PediaClusters say are synced.
+    pub synced: SyncedTypes,
 }
 
 pub type SharedState = Arc<AppState>;
