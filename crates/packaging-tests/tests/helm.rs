@@ -4,6 +4,8 @@
 //! the advanced charts fill in, RBAC and the APIService the aggregator can authenticate to,
 //! pods that pass Pod Security `restricted` — the values schemas reject values of the wrong
 //! type, and every rendered manifest matches Kubernetes' own schemas (`kubernetes-validate`).
+//! `helm install` and `helm upgrade` run against the Kubernetes simulator, for what only a
+//! cluster shows: `lookup` of the generated password and of a user's ConfigMap.
 
 use std::process::Command;
 
@@ -1361,4 +1363,130 @@ fn every_rendered_manifest_matches_the_kubernetes_schemas() {
         out.status,
         problems.join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// helm install / upgrade against a (simulated) cluster, where `lookup` sees objects.
+
+/// `helm <args>` against the cluster of `kubeconfig`, with Helm's own state under `home`.
+fn helm_in_cluster(home: &std::path::Path, kubeconfig: &std::path::Path, args: &[&str]) -> String {
+    run_ok(
+        Command::new(tool("helm"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_DATA_HOME", home.join("data")),
+    )
+}
+
+#[test]
+fn install_and_upgrade_keep_the_generated_password_and_follow_a_users_configmap() {
+    use base64::Engine;
+    let sim = kube_sim::KubeSim::start(kube_sim::SimConfig::named("host")).expect("kube-sim");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let install = |release: &str, chart_name: &str, namespace: &str, extra: &[&str]| {
+        let chart_dir = chart(chart_name).display().to_string();
+        let mut args = vec![
+            "upgrade",
+            "--install",
+            release,
+            &chart_dir,
+            "--namespace",
+            namespace,
+            "--create-namespace",
+            // Helm 4 applies server-side by default, which the simulator does not serve.
+            "--server-side=false",
+        ];
+        args.extend_from_slice(extra);
+        helm_in_cluster(dir.path(), &kubeconfig, &args);
+    };
+    let get = |resource: &str, namespace: Option<&str>, name: &str| {
+        sim.store()
+            .get(resource, namespace, name)
+            .unwrap_or_else(|e| panic!("{resource} {namespace:?}/{name}: {e:?}"))
+    };
+    let checksum = |namespace: &str, name: &str| {
+        get("deployments", Some(namespace), name)["spec"]["template"]["metadata"]["annotations"]
+            ["checksum/storage-config"]
+            .as_str()
+            .expect("checksum/storage-config")
+            .to_owned()
+    };
+    let ns = "clusterpedia-system";
+
+    // The first install generates the password; an upgrade reads it back and keeps it.
+    install("cpm", "clusterpedia-mysql", ns, &[]);
+    let password = || {
+        get("secrets", Some(ns), "cpm-database")["data"]["password"]
+            .as_str()
+            .expect("a password")
+            .to_owned()
+    };
+    let generated = password();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&generated)
+        .expect("base64");
+    assert!(
+        decoded.len() == 32 && decoded.iter().all(u8::is_ascii_alphanumeric),
+        "{decoded:?}"
+    );
+    let before = checksum(ns, "cpm-clusterpedia-apiserver");
+    install(
+        "cpm",
+        "clusterpedia-mysql",
+        ns,
+        &["--set", "global.storageConfig.connPool.maxOpenConns=9"],
+    );
+    assert_eq!(password(), generated, "the upgrade changed the password");
+    assert_ne!(
+        checksum(ns, "cpm-clusterpedia-apiserver"),
+        before,
+        "a config change rolls the pods"
+    );
+    // The delegation objects were accepted where they belong.
+    get(
+        "rolebindings",
+        Some("kube-system"),
+        "cpm-clusterpedia-apiserver-auth-reader",
+    );
+    get(
+        "clusterrolebindings",
+        None,
+        "cpm-clusterpedia-apiserver-auth-delegator",
+    );
+    get("apiservices", None, "v1beta1.clusterpedia.io");
+
+    // A user's ConfigMap is read at each upgrade: editing it rolls the pods at the next.
+    let user_ns = "search";
+    sim.store()
+        .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": user_ns}}))
+        .expect("namespace");
+    sim.store()
+        .create(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "user-config", "namespace": user_ns},
+            "data": {"config.yaml": "type: sqlite\ndsn: /tmp/a.db\n"}
+        }))
+        .expect("configmap");
+    let core = [
+        "--set",
+        "storage.configMap=user-config",
+        // The APIService is cluster-wide and belongs to the first release.
+        "--set",
+        "apiserver.apiService.enabled=false",
+    ];
+    install("cc", "clusterpedia-core", user_ns, &core);
+    let first = checksum(user_ns, "cc-clusterpedia-apiserver");
+    install("cc", "clusterpedia-core", user_ns, &core);
+    assert_eq!(checksum(user_ns, "cc-clusterpedia-apiserver"), first);
+    let mut configmap = get("configmaps", Some(user_ns), "user-config");
+    configmap["data"]["config.yaml"] = json!("type: sqlite\ndsn: /tmp/b.db\n");
+    sim.store().update(configmap).expect("edit the ConfigMap");
+    install("cc", "clusterpedia-core", user_ns, &core);
+    assert_ne!(checksum(user_ns, "cc-clusterpedia-apiserver"), first);
+    sim.shutdown();
 }
