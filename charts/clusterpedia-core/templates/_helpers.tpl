@@ -88,6 +88,108 @@ user's storage.configMap, else the one this chart renders from storage.config, e
 {{- end -}}
 {{- end -}}
 
+{{/*
+The pods' checksum/storage-config: the config.yaml of the ConfigMap they mount, so a change
+rolls them. A parent's ConfigMap is hashed through its configmap.data hook, this chart's
+from storage.config. A ConfigMap rendered elsewhere (storage.configMap, or a parent that
+defines only the configmap.name hook) is read from the cluster where Helm can (install,
+upgrade); offline (`helm template`) only its name is hashed.
+*/}}
+{{- define "clusterpedia.storage.checksum" -}}
+{{- $text := "" -}}
+{{- if include "clusterpedia.storage.override.configmap.name" . | trim -}}
+{{- $text = include "clusterpedia.storage.override.configmap.data" . -}}
+{{- else if not .Values.storage.configMap -}}
+{{- with .Values.storage.config -}}{{- $text = toYaml . -}}{{- end -}}
+{{- end -}}
+{{- if $text -}}
+{{- /* The ConfigMap's block scalar adds one newline: hash exactly its data. */ -}}
+{{- printf "%s\n" $text | sha256sum -}}
+{{- else -}}
+{{- $name := include "clusterpedia.storage.configmap.name" . -}}
+{{- $found := dict -}}
+{{- if $name -}}{{- $found = lookup "v1" "ConfigMap" .Release.Namespace $name | default dict -}}{{- end -}}
+{{- printf "configmap %s %s" $name (toJson (get $found "data" | default dict)) | sha256sum -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Fails on what looks like a secret in a storage config, which ends up in a ConfigMap:
+(dict "value" .Values.storage.config "path" "storage.config" "context" $ "hint" "").
+Keys are matched without case and punctuation; keys ending in file, path or dir name files,
+not secrets. String values are checked for URLs and DSNs that carry a password.
+*/}}
+{{- define "clusterpedia.storage.refuseSecrets" -}}
+{{- $args := . -}}
+{{- if kindIs "map" .value -}}
+{{- range $k, $v := .value -}}
+{{- $key := regexReplaceAll "[^a-z0-9]" (lower (toString $k)) "" -}}
+{{- $path := printf "%s.%s" $args.path $k -}}
+{{- if and (regexMatch "password|passwd|secret|token|credential|apikey|privatekey" $key) (not (regexMatch "(file|path|dir)$" $key)) -}}
+{{- include "clusterpedia.storage.secretFound" (dict "path" $path "what" "a key that looks like a secret" "context" $args.context "hint" $args.hint) -}}
+{{- end -}}
+{{- include "clusterpedia.storage.refuseSecrets" (dict "value" $v "path" $path "context" $args.context "hint" $args.hint) -}}
+{{- end -}}
+{{- else if kindIs "slice" .value -}}
+{{- range $i, $v := .value -}}
+{{- include "clusterpedia.storage.refuseSecrets" (dict "value" $v "path" (printf "%s[%d]" $args.path $i) "context" $args.context "hint" $args.hint) -}}
+{{- end -}}
+{{- else if kindIs "string" .value -}}
+{{- /* scheme://user:password@..., Go MySQL's user:password@tcp(...)/db, libpq's password=... */ -}}
+{{- $url := `^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]+@` -}}
+{{- $goDSN := `^[^:@/()=\s]*:[^@]+@[A-Za-z0-9]*[(/]` -}}
+{{- $keyValue := `(^|\s)password\s*=` -}}
+{{- $isGoDSN := and (not (contains "://" .value)) (regexMatch $goDSN .value) -}}
+{{- if or (regexMatch $url .value) $isGoDSN (regexMatch $keyValue .value) -}}
+{{- include "clusterpedia.storage.secretFound" (dict "path" $args.path "what" "a connection string with a password" "context" $args.context "hint" $args.hint) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "clusterpedia.storage.secretFound" -}}
+{{- fail (printf "%s holds %s. The storage config is rendered into a ConfigMap, which whoever may read ConfigMaps in namespace %s can read. Keep the secret in a Secret and pass it as environment with componentEnv (clusterpedia-core's storage.componentEnv), e.g. DB_PASSWORD from a secretKeyRef: the internal layer reads DB_PASSWORD, PostgreSQL clients PGPASSWORD. Or name a file with a ...File key.%s" .path .what .context.Release.Namespace (.hint | default "")) -}}
+{{- end -}}
+
+{{/*
+Checks of the apiserver's values that Helm's schema cannot express. The aggregator must be
+able to authenticate to the APIService: a front-proxy CA of the release's own, or one the
+apiserver reads from kube-system/extension-apiserver-authentication with delegation.
+*/}}
+{{- define "clusterpedia.apiserver.validate" -}}
+{{- $a := .Values.apiserver -}}
+{{- $ownCA := include "clusterpedia.apiserver.requestHeaderCA" . -}}
+{{- if and $a.requestHeader.allowedNames (not $ownCA) -}}
+{{- fail "apiserver.requestHeader.allowedNames is set without apiserver.requestHeader.clientCA or clientCAConfigMap: the front-proxy CA then comes from kube-system/extension-apiserver-authentication, and the allowed names with it (those names would be ignored). Set the CA too, or leave the names to the ConfigMap." -}}
+{{- end -}}
+{{- if and $a.apiService.enabled (not $ownCA) -}}
+{{- $skipLookup := false -}}
+{{- range $a.extraArgs -}}
+{{- if regexMatch "^--authentication-skip-lookup(=true)?$" . -}}{{- $skipLookup = true -}}{{- end -}}
+{{- end -}}
+{{- $why := "" -}}
+{{- if not $a.delegation.enabled -}}
+{{- $why = "with apiserver.delegation.enabled=false the apiserver does not read the front-proxy CA from kube-system/extension-apiserver-authentication" -}}
+{{- else if $skipLookup -}}
+{{- $why = "--authentication-skip-lookup in apiserver.extraArgs stops the apiserver from reading the front-proxy CA from kube-system/extension-apiserver-authentication" -}}
+{{- end -}}
+{{- if $why -}}
+{{- fail (printf "the kube-apiserver's aggregator could not authenticate to the APIService v1beta1.clusterpedia.io: %s, and neither apiserver.requestHeader.clientCA nor clientCAConfigMap gives one. Every proxied request would be refused, the APIService would turn unavailable, and API discovery (kubectl api-resources, namespace deletion, helm) would fail cluster-wide. Keep apiserver.delegation.enabled=true without --authentication-skip-lookup, set apiserver.requestHeader.clientCA or clientCAConfigMap, or set apiserver.apiService.enabled=false." $why) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the apiserver has a front-proxy CA from the values (which wins over the ConfigMap's). */}}
+{{- define "clusterpedia.apiserver.requestHeaderCA" -}}
+{{- if or .Values.apiserver.requestHeader.clientCA .Values.apiserver.requestHeader.clientCAConfigMap -}}true{{- end -}}
+{{- end -}}
+
+{{/* Checks of the storage values: no secrets in a config that becomes a ConfigMap. */}}
+{{- define "clusterpedia.storage.validate" -}}
+{{- with .Values.storage.config -}}
+{{- include "clusterpedia.storage.refuseSecrets" (dict "value" . "path" "storage.config" "context" $ "hint" "") -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Whether this chart renders the storage ConfigMap itself (from storage.config). */}}
 {{- define "clusterpedia.storage.configmap.owned" -}}
 {{- if and (not (include "clusterpedia.storage.override.configmap.name" . | trim)) (not .Values.storage.configMap) .Values.storage.config -}}

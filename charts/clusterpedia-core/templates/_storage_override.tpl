@@ -14,6 +14,13 @@ subcharts).
   storage.config.
 - clusterpedia.storage.override.componentEnv: environment (a YAML list) for both
   components, e.g. the database password from a Secret. Wins over storage.componentEnv.
+
+Optional, with configmap.name:
+- clusterpedia.storage.override.configmap.data: the `config.yaml` text of that ConfigMap
+  (without a final newline; the parent renders it as a `|` block, which adds one). The
+  pods' checksum/storage-config hashes it, so a config change rolls them. Without it the
+  ConfigMap is read from the cluster where Helm can (install, upgrade), which sees the
+  previous release's content.
 */}}
 {{- define "clusterpedia.storage.override.initContainers" -}}
 {{- end -}}
@@ -22,4 +29,7 @@ subcharts).
 {{- end -}}
 
 {{- define "clusterpedia.storage.override.componentEnv" -}}
+{{- end -}}
+
+{{- define "clusterpedia.storage.override.configmap.data" -}}
 {{- end -}}

@@ -7,14 +7,19 @@ The database of a Clusterpedia-rs release, configured by .Values.global.database
   port: 0                  # 0: 5432 or 3306
   user, name               # login and database name
   existingSecret: ""       # a Secret with key `password`; empty: this release creates one
-  password: ""             # the created Secret's password; empty: generated once
+  password: ""             # the created Secret's password; empty: generated once, which
+                           # needs a cluster to look up (see clusterpedia.database.secret)
   sslMode: ""              # PostgreSQL sslmode; empty: the client's default
   image: {registry, repository, tag, pullPolicy}   # empty repository: the type's default
+  podSecurityContext: {}   # merged over the default (uid/gid/fsGroup 999, the official images')
   persistence: {enabled, size, storageClass}
   resources: {}
 
+and .Values.global.storageConfig, the storage layer's extra settings.
+
 Only .Release and .Values.global are read, so these render alike in a parent chart and in
-the clusterpedia-core subchart.
+the clusterpedia-core subchart. Some templates call clusterpedia-core's helpers
+(clusterpedia.storage.refuseSecrets): every chart using this one also has that subchart.
 */}}
 
 {{- define "clusterpedia.database.fullname" -}}
@@ -64,6 +69,64 @@ the clusterpedia-core subchart.
 {{- else -}}
 {{- printf "%s:%v" $image.repository $image.tag -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+The database pod's securityContext: Pod Security `restricted` (non-root, RuntimeDefault
+seccomp) as the official postgres and mysql images' user (uid and gid 999), with fsGroup so
+that user owns the data volume. global.database.podSecurityContext is merged over it (other
+images run as other users).
+*/}}
+{{- define "clusterpedia.database.podSecurityContext" -}}
+{{- $defaults := dict "runAsNonRoot" true "runAsUser" 999 "runAsGroup" 999 "fsGroup" 999 "fsGroupChangePolicy" "OnRootMismatch" "seccompProfile" (dict "type" "RuntimeDefault") -}}
+{{- toYaml (mergeOverwrite $defaults (deepCopy (.Values.global.database.podSecurityContext | default dict))) -}}
+{{- end -}}
+
+{{/* A container's securityContext under Pod Security `restricted`, as the database's user. */}}
+{{- define "clusterpedia.database.containerSecurityContext" -}}
+{{- $pod := include "clusterpedia.database.podSecurityContext" . | fromYaml -}}
+runAsNonRoot: true
+{{- with $pod.runAsUser }}
+runAsUser: {{ . }}
+{{- end }}
+{{- with $pod.runAsGroup }}
+runAsGroup: {{ . }}
+{{- end }}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+Percent-encoding for a URL's user or path segment. urlquery is Go's QueryEscape, which
+encodes everything but letters, digits and -_.~, with a space as "+": as "%20" it is valid in
+every part of a URL, and a literal "+" was already "%2B".
+*/}}
+{{- define "clusterpedia.database.urlEscape" -}}
+{{- urlquery . | replace "+" "%20" -}}
+{{- end -}}
+
+{{/* The PostgreSQL URL without a password (clients read PGPASSWORD). */}}
+{{- define "clusterpedia.database.postgresDSN" -}}
+{{- $db := .Values.global.database -}}
+{{- $dsn := printf "postgres://%s@%s:%s/%s" (include "clusterpedia.database.urlEscape" $db.user) (include "clusterpedia.database.host" .) (include "clusterpedia.database.port" .) (include "clusterpedia.database.urlEscape" $db.name) -}}
+{{- if $db.sslMode }}{{ $dsn = printf "%s?sslmode=%s" $dsn (include "clusterpedia.database.urlEscape" $db.sslMode) }}{{ end -}}
+{{- $dsn -}}
+{{- end -}}
+
+{{/*
+A storage layer's config.yaml text: (dict "context" $ "base" $settings), with
+global.storageConfig merged over the base settings. Refuses secrets in global.storageConfig,
+which would land in the ConfigMap. A parent returns this from its
+clusterpedia.storage.override.configmap.data hook and renders its ConfigMap from the same
+hook, so the pods' checksum/storage-config is the ConfigMap's content.
+*/}}
+{{- define "clusterpedia.database.storageConfigText" -}}
+{{- $extra := .context.Values.global.storageConfig | default dict -}}
+{{- include "clusterpedia.storage.refuseSecrets" (dict "value" $extra "path" "global.storageConfig" "context" .context "hint" " The database password already travels that way: set global.database.password or global.database.existingSecret.") -}}
+{{- toYaml (mergeOverwrite .base (deepCopy $extra)) -}}
 {{- end -}}
 
 {{- define "clusterpedia.database.labels" -}}
@@ -116,9 +179,7 @@ its client (pg_isready / mysqladmin).
       value: {{ $db.name | quote }}
     {{- include "clusterpedia.database.passwordEnv" (dict "context" . "name" "DB_PASSWORD") | nindent 4 }}
   securityContext:
-    allowPrivilegeEscalation: false
-    capabilities:
-      drop: [ALL]
+    {{- include "clusterpedia.database.containerSecurityContext" . | nindent 4 }}
 {{- end -}}
 
 {{/* The `internal` storage layer's config.yaml (the password comes from DB_PASSWORD). */}}
@@ -134,7 +195,13 @@ sslMode: {{ $db.sslMode | quote }}
 {{- end }}
 {{- end -}}
 
-{{/* The Secret with the password, unless global.database.existingSecret names one. */}}
+{{/*
+The Secret with the password, unless global.database.existingSecret names one. Without
+global.database.password a random one is generated at the first install and read back
+(lookup) at every upgrade, because the database was initialised with it. Where lookup cannot
+see the cluster (helm template, helm install --dry-run, GitOps tools that render offline)
+a generated password would differ on every render, so one is required there.
+*/}}
 {{- define "clusterpedia.database.secret" -}}
 {{- $db := .Values.global.database -}}
 {{- if not $db.existingSecret }}
@@ -144,12 +211,14 @@ sslMode: {{ $db.sslMode | quote }}
 {{- if $db.external -}}
 {{- fail "global.database.password or global.database.existingSecret is required with an external database" -}}
 {{- end -}}
-{{- /* Keep the generated password across upgrades: the database was initialised with it. */ -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace $name -}}
 {{- if and $existing $existing.data $existing.data.password -}}
 {{- $password = b64dec $existing.data.password -}}
-{{- else -}}
+{{- else if lookup "v1" "Namespace" "" "kube-system" -}}
+{{- /* A cluster is there and has no password yet: the first install. */ -}}
 {{- $password = randAlphaNum 32 -}}
+{{- else -}}
+{{- fail "global.database.password or global.database.existingSecret is required when the chart is rendered without a cluster (helm template, helm install --dry-run, GitOps tools such as Argo CD): lookup cannot read the Secret an earlier install generated, so a password generated now would change on every render and lock the components out of the database initialised with the first one. Set global.database.password (this chart keeps it in its Secret), or point global.database.existingSecret at a Secret with the key `password`." -}}
 {{- end -}}
 {{- end }}
 apiVersion: v1
@@ -208,10 +277,16 @@ spec:
       labels:
         {{- include "clusterpedia.database.labels" . | nindent 8 }}
     spec:
+      securityContext:
+        {{- include "clusterpedia.database.podSecurityContext" . | nindent 8 }}
       containers:
         - name: {{ $type }}
           image: {{ include "clusterpedia.database.image" . }}
           imagePullPolicy: {{ (($db.image | default dict).pullPolicy) | default "IfNotPresent" }}
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities:
+              drop: [ALL]
           {{- if eq $type "postgres" }}
           env:
             - name: POSTGRES_USER

@@ -1,5 +1,6 @@
 //! Helpers for the packaging tests (`tests/`): the workspace root, the external tools they
-//! drive (helm, nix-instantiate, umoci, podman, runc), and Helm rendering into JSON values.
+//! drive (helm, kubernetes-validate, nix-instantiate, umoci, podman, runc), and Helm
+//! rendering into JSON values.
 //!
 //! A missing tool fails the test with a message naming the tool and `.ci/tools.sh`, which
 //! installs them; nothing is skipped.
@@ -31,9 +32,10 @@ pub fn tool_or(name: &str, fallback: &[&str]) -> PathBuf {
         .or_else(|| fallback.iter().map(PathBuf::from).find(|p| p.is_file()))
         .unwrap_or_else(|| {
             panic!(
-                "`{name}` is not installed or not on PATH: run `bash .ci/tools.sh` (it installs \
-                 helm, nix-instantiate, umoci, podman, runc and busybox-static) and make sure \
-                 its install directory is on PATH"
+                "`{name}` is not installed or not on PATH. Install it with \
+                 `export PATH=\"$(bash .ci/tools.sh):$PATH\"` from the repository root (it \
+                 installs helm, kubernetes-validate, nix-instantiate, umoci, podman, runc and \
+                 busybox-static, and prints the directory of helm and kubernetes-validate)"
             )
         })
 }
