@@ -1109,8 +1109,11 @@ fn a_plugin_image_without_a_registry_uses_the_runtimes_default() {
 // ---------------------------------------------------------------------------------------
 // User RBAC.
 
+// `*`: every search is a subresource of `resources` (`resources/v1`, `resources/<cluster>`),
+// and RBAC matches those only by `*`, the exact pair or `*/<sub>`; clusterpedia.io has no
+// other resources than `resources` and `collectionresources`.
 const READER_RULES: &str = r#"[{"apiGroups": ["clusterpedia.io"],
-    "resources": ["resources", "collectionresources"], "verbs": ["get", "list", "watch"]}]"#;
+    "resources": ["*"], "verbs": ["get", "list", "watch"]}]"#;
 
 #[test]
 fn the_reader_cluster_role_grants_the_search_api_and_nothing_else() {
