@@ -9,6 +9,10 @@
 //! async fn open() -> pedia_storage::conformance::Fixture { /* empty layer */ }
 //! pedia_storage::conformance_suite!(memory, crate::open);
 //! ```
+//!
+//! A new case is a `pub async fn name(fx: &Fixture)` in a file of `cases/`, listed under
+//! its file in `__conformance_cases!` below; until it is listed it does not compile (dead
+//! code is denied), and once listed it runs in every layer.
 
 // Cases are `pub async fn` in private modules: reachable only through the runners, so an
 // unlisted case is dead code.
