@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result};
 use pedia_core::{GroupVersionResource, ResourceType};
-use pedia_storage::{StorageFactory, WriteOp};
+use pedia_storage::{Fence, StorageFactory, WriteOp};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
@@ -61,7 +61,7 @@ pub(crate) fn child_main() -> Result<()> {
             if cluster != batch_cluster || batch.len() >= 500 {
                 if !batch.is_empty() {
                     storage
-                        .apply_batch(&batch_cluster, std::mem::take(&mut batch))
+                        .apply_batch(&batch_cluster, Fence::Unfenced, std::mem::take(&mut batch))
                         .await?;
                 }
                 batch_cluster = cluster.to_owned();
@@ -75,7 +75,9 @@ pub(crate) fn child_main() -> Result<()> {
             batch.push(WriteOp::Upsert(object));
         }
         if !batch.is_empty() {
-            storage.apply_batch(&batch_cluster, batch).await?;
+            storage
+                .apply_batch(&batch_cluster, Fence::Unfenced, batch)
+                .await?;
         }
         let after = rss(None).current;
         let n = objects.max(1) as f64;

@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use pedia_storage::StorageFactory;
+use pedia_storage::{Fence, StorageFactory};
 use synchro_writer::Pruning;
 
 use crate::leader::{LeaderElection, LeaseConfig};
@@ -214,10 +214,11 @@ pub async fn start(
         Arc::clone(&progress),
     )
     .await?;
-    let config = ManagerConfig {
+    let mut config = ManagerConfig {
         sharding_name: opts.sharding_name.clone(),
         pruning,
         health_interval: opts.cluster_health_interval,
+        fence: Fence::Unfenced,
     };
     let (source, election): (Arc<dyn ClusterSource>, Option<LeaderElection>) = match &opts
         .clusters_dir
@@ -259,15 +260,20 @@ pub async fn start(
             )
         }
     };
-    let manager = Manager::new(storage, source, Arc::clone(&progress), config);
+    let task_progress = Arc::clone(&progress);
     let task = tokio::spawn(async move {
         match election {
             None => {
-                manager.run().await;
+                Manager::new(storage, source, task_progress, config)
+                    .run()
+                    .await;
                 Ok(())
             }
             Some(election) => {
-                election.acquire().await;
+                // Writes carry the leader's epoch, so a successor fences this manager out
+                // even before it notices the lost lease.
+                config.fence = Fence::Epoch(election.acquire().await);
+                let manager = Manager::new(storage, source, task_progress, config);
                 let work = tokio::spawn(manager.run());
                 election.hold().await;
                 work.abort();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pedia_core::cluster::{CONTROL_CLUSTER, PediaCluster};
-use pedia_storage::StorageFactory;
+use pedia_storage::{Fence, StorageFactory};
 use synchro_writer::Pruning;
 
 use crate::progress::Progress;
@@ -26,6 +26,9 @@ pub struct ManagerConfig {
     pub pruning: Pruning,
     /// How often a healthy cluster is checked.
     pub health_interval: Duration,
+    /// The writer fence of every storage write: the leader's epoch, or unfenced without
+    /// leader election.
+    pub fence: Fence,
 }
 
 struct Running {
@@ -78,6 +81,7 @@ impl Manager {
             pruning: self.config.pruning,
             secrets: self.source.secrets(),
             health_interval: self.config.health_interval,
+            fence: self.config.fence,
         }
     }
 
@@ -121,7 +125,7 @@ impl Manager {
             }
             self.progress.remove(name);
             tracing::info!(cluster = %name, "cluster removed: deleting its objects");
-            if let Err(err) = self.storage.clean_cluster(name).await {
+            if let Err(err) = self.storage.clean_cluster(name, self.config.fence).await {
                 tracing::error!(cluster = %name, error = %err.detail(), "cleaning a removed cluster failed");
             }
         }
@@ -168,7 +172,7 @@ impl Manager {
                     .filter(|c| *c != CONTROL_CLUSTER && !declared.contains(*c))
                 {
                     tracing::info!(cluster = %orphan, "stored cluster no longer declared: deleting its objects");
-                    if let Err(err) = self.storage.clean_cluster(orphan).await {
+                    if let Err(err) = self.storage.clean_cluster(orphan, self.config.fence).await {
                         tracing::error!(cluster = %orphan, error = %err.detail(), "cleaning an orphaned cluster failed");
                         return;
                     }
@@ -179,7 +183,7 @@ impl Manager {
                     .filter(|c| !declared.contains(*c))
                     .cloned()
                     .collect();
-                let _ = status::store(&self.storage, &[], &gone).await;
+                let _ = status::store(&self.storage, self.config.fence, &[], &gone).await;
                 self.cleaned_orphans = true;
             }
             Err(err) => tracing::warn!(error = %err.detail(), "cannot list stored clusters yet"),
@@ -206,7 +210,7 @@ impl Manager {
         if changed.is_empty() && removed.is_empty() {
             return;
         }
-        match status::store(&self.storage, &changed, removed).await {
+        match status::store(&self.storage, self.config.fence, &changed, removed).await {
             Ok(()) => {
                 for name in removed {
                     self.published.remove(name);

@@ -12,7 +12,7 @@ use pedia_core::cluster::{
     ClusterResourceSyncCondition, ClusterStatus, Condition, PediaCluster, condition, sync_status,
 };
 use pedia_core::{GroupVersionResource, ResourceType};
-use pedia_storage::{StorageFactory, WriteOp};
+use pedia_storage::{Fence, StorageFactory, WriteOp};
 
 use crate::progress::{ClusterHealth, ResourceProgress};
 
@@ -199,9 +199,11 @@ pub fn published(object: &PediaCluster, status: ClusterStatus) -> PediaCluster {
     c
 }
 
-/// Stores published PediaClusters (and removes gone ones) in the control cluster.
+/// Stores published PediaClusters (and removes gone ones) in the control cluster, as the
+/// writer `fence`.
 pub async fn store(
     storage: &Arc<dyn StorageFactory>,
+    fence: Fence,
     clusters: &[PediaCluster],
     removed: &[String],
 ) -> pedia_storage::Result<()> {
@@ -216,14 +218,10 @@ pub async fn store(
         ops.push(WriteOp::Upsert(object));
     }
     for name in removed {
-        ops.push(WriteOp::Delete {
-            namespace: String::new(),
-            name: name.clone(),
-            resource_version: String::new(),
-        });
+        ops.push(WriteOp::delete("", name.clone()));
     }
     if !ops.is_empty() {
-        storage.apply_batch(CONTROL_CLUSTER, ops).await?;
+        storage.apply_batch(CONTROL_CLUSTER, fence, ops).await?;
     }
     Ok(())
 }

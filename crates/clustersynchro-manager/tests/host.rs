@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use clustersynchro_manager::{ManagerOptions, RunningManager};
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
-use pedia_storage::StorageFactory;
+use pedia_storage::{Fence, StorageFactory, WriteOp};
 use serde_json::{Value, json};
 
 const NS: &str = "clusterpedia-system";
@@ -80,9 +80,9 @@ fn lease_holder(host: &KubeSim) -> Option<String> {
         .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn leader_syncs_host_clusters_and_fails_over() {
-    let work = tempfile::tempdir().expect("dir");
+/// A host cluster with the PediaCluster CRDs and the manager's namespace, and its
+/// kubeconfig in `dir`.
+fn host_cluster(dir: &Path) -> (KubeSim, std::path::PathBuf) {
     let host = KubeSim::start(SimConfig::named("host")).expect("host");
     // The CRDs the Helm charts install, generated from the Rust types (`cargo xtask crds`).
     create_all(
@@ -100,8 +100,15 @@ async fn leader_syncs_host_clusters_and_fails_over() {
     host.store()
         .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
         .expect("namespace");
-    let host_kubeconfig = work.path().join("host.kubeconfig");
+    let host_kubeconfig = dir.join("host.kubeconfig");
     host.write_kubeconfig(&host_kubeconfig).expect("kubeconfig");
+    (host, host_kubeconfig)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leader_syncs_host_clusters_and_fails_over() {
+    let work = tempfile::tempdir().expect("dir");
+    let (host, host_kubeconfig) = host_cluster(work.path());
 
     let m1 = member("m1");
     let m2 = member("m2");
@@ -239,4 +246,119 @@ async fn leader_syncs_host_clusters_and_fails_over() {
     }
     follower.task.abort();
     let _ = storage.shutdown().await;
+}
+
+/// The error of a cluster's configmaps synchro, if it has one.
+fn configmaps_error(m: &RunningManager, cluster: &str) -> Option<String> {
+    m.progress
+        .snapshot()
+        .get(cluster)?
+        .1
+        .iter()
+        .find(|r| r.resource == "configmaps")?
+        .error()
+}
+
+/// Storage fences writers by the leader's epoch: while another manager's epoch is the
+/// highest that wrote a cluster, a leader with a lower one is refused and stops syncing
+/// that cluster instead of overwriting its successor's writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_fenced_out_by_a_later_epoch_stops_syncing_the_cluster() {
+    let work = tempfile::tempdir().expect("dir");
+    let (host, host_kubeconfig) = host_cluster(work.path());
+    let m1 = member("m1");
+    host.store()
+        .create(json!({"apiVersion": "cluster.clusterpedia.io/v1alpha2", "kind": "PediaCluster", "metadata": {"name": "m1"}, "spec": {"kubeconfig": b64(&m1.kubeconfig()), "syncResources": sync_resources()}}))
+        .expect("m1");
+    let storage: Arc<dyn StorageFactory> = Arc::new(storage_memory::MemoryStorage::default());
+    let manager =
+        clustersynchro_manager::start(&manager_options(&host_kubeconfig), Arc::clone(&storage))
+            .await
+            .expect("manager");
+    wait_converged(
+        &storage,
+        "m1",
+        &m1,
+        &pods_and_configmaps(),
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // The manager writes with the epoch of the lease it holds.
+    let lease: k8s_openapi::api::coordination::v1::Lease = serde_json::from_value(
+        host.store()
+            .get("leases.coordination.k8s.io", Some(NS), LEASE)
+            .expect("lease"),
+    )
+    .expect("a Lease");
+    let epoch = clustersynchro_manager::leader::lease_epoch(&lease);
+    let configmaps = storage
+        .resource_storage(&pods_and_configmaps()[1])
+        .await
+        .expect("configmaps");
+    // A batch that changes nothing but records its writer's epoch.
+    let mark = |epoch: u64| {
+        let configmaps = Arc::clone(&configmaps);
+        async move {
+            configmaps
+                .apply_batch(
+                    "m1",
+                    Fence::Epoch(epoch),
+                    vec![WriteOp::delete("none", "none")],
+                )
+                .await
+                .expect("a later writer's batch")
+        }
+    };
+    mark(epoch).await;
+    let create = |name: &str| {
+        m1.store()
+            .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": {"k": "v"}}))
+            .expect("create");
+    };
+    create("same-epoch");
+    wait_converged(
+        &storage,
+        "m1",
+        &m1,
+        &pods_and_configmaps(),
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // A successor wrote the cluster: this manager's next write is refused.
+    mark(epoch + 1).await;
+    create("after-the-successor");
+    eventually(
+        "the manager reports it is fenced out",
+        Duration::from_secs(30),
+        || configmaps_error(&manager, "m1").is_some(),
+    )
+    .await;
+    let error = configmaps_error(&manager, "m1").expect("error");
+    assert_eq!(
+        error,
+        format!(
+            "storage: another manager (epoch {}) now writes cluster \"m1\"; this writer's epoch {epoch} is older",
+            epoch + 1
+        )
+    );
+    eventually(
+        "the cluster's health names the cause",
+        Duration::from_secs(30),
+        || {
+            manager
+                .progress
+                .snapshot()
+                .get("m1")
+                .is_some_and(|(h, _)| h.message == error)
+        },
+    )
+    .await;
+    let stored = configmaps
+        .get("m1", "default", "after-the-successor")
+        .await
+        .expect_err("the refused write stored nothing");
+    assert_eq!(stored.kind(), pedia_storage::ErrorKind::NotFound);
+    manager.task.abort();
 }

@@ -3,8 +3,12 @@
 //! PostgreSQL; changes made with real kubectl show up through the apiserver; a restart
 //! rewrites nothing; an outage and a forced `410 Gone` converge; removing a PediaCluster
 //! removes its objects. After every step a comparer checks storage against the
-//! simulators, object by object.
+//! simulators, object by object. A cluster re-created under the same name (new uids,
+//! lower versions) replaces its objects in persistent storage, as kubectl sees it.
 
+mod common;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -12,13 +16,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clustersynchro_manager::{ManagerOptions, RunningManager};
+use common::{pods_and_configmaps, write_cluster};
 use kube_sim::{KubeSim, LoadSpec, SimConfig};
 use pedia_core::{GroupVersionResource, ResourceType};
 use pedia_storage::StorageFactory;
 use pedia_testkit::converge::wait_converged;
 use pedia_testkit::databases::PgSchema;
 use pedia_testkit::kubectl::kubectl;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 
@@ -156,6 +161,38 @@ impl World {
     }
 }
 
+/// The apiserver over a storage layer, and a kubeconfig for kubectl to search through it.
+struct SearchApi {
+    _server: apiserver::RunningServer,
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+}
+
+impl SearchApi {
+    async fn start(storage: &Arc<dyn StorageFactory>, dir: &Path) -> SearchApi {
+        std::fs::write(dir.join("tokens.csv"), "t0ken,tester,1\n").expect("tokens");
+        let serving = serving_options(dir);
+        let server = apiserver::start(&serving, Arc::clone(storage), std::future::pending())
+            .await
+            .expect("apiserver");
+        let kubeconfig = dir.join("search.kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: https://127.0.0.1:{}/apis/clusterpedia.io/v1beta1/resources\n    certificate-authority: {}\nusers:\n- name: u\n  user: {{token: t0ken}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\n",
+                server.addr.port(),
+                dir.join("certs/apiserver.crt").display()
+            ),
+        )
+        .expect("kubeconfig");
+        SearchApi {
+            _server: server,
+            kubeconfig,
+            cache: dir.join("search-cache"),
+        }
+    }
+}
+
 fn kubectl_to(sim: &KubeSim, dir: &Path, args: &[&str]) -> String {
     let config = dir.join(format!("{}.kubeconfig", sim.name()));
     sim.write_kubeconfig(&config).expect("kubeconfig");
@@ -203,22 +240,8 @@ async fn scenario(storage: Arc<dyn StorageFactory>) {
 
     // The apiserver over the same storage; real kubectl against simulator and search API.
     let work = tempfile::tempdir().expect("dir");
-    std::fs::write(work.path().join("tokens.csv"), "t0ken,tester,1\n").expect("tokens");
-    let serving = serving_options(work.path());
-    let server = apiserver::start(&serving, Arc::clone(&storage), std::future::pending())
-        .await
-        .expect("apiserver");
-    let kubeconfig = work.path().join("search.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: https://127.0.0.1:{}/apis/clusterpedia.io/v1beta1/resources\n    certificate-authority: {}\nusers:\n- name: u\n  user: {{token: t0ken}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\n",
-            server.addr.port(),
-            work.path().join("certs/apiserver.crt").display()
-        ),
-    )
-    .expect("kubeconfig");
-    let cache = work.path().join("search-cache");
+    let search = SearchApi::start(&storage, work.path()).await;
+    let (kubeconfig, cache) = (search.kubeconfig.clone(), search.cache.clone());
 
     // kubectl apply, label, delete on cluster c1, seen through the apiserver within seconds.
     let manifest = work.path().join("e2e-pod.yaml");
@@ -330,7 +353,7 @@ async fn scenario(storage: Arc<dyn StorageFactory>) {
     world.converge_one(0).await;
 
     world.stop_manager();
-    drop(server);
+    drop(search);
     let _ = storage.shutdown().await;
 }
 
@@ -392,6 +415,240 @@ fn serving_options(dir: &Path) -> apiserver::ServingOptions {
         tokens.to_str().expect("utf-8"),
     ])
     .serving
+}
+
+/// `namespace/name` -> uid of every pod and configmap kubectl finds through the search
+/// API in cluster `cluster`.
+fn searched_uids(search: &SearchApi, cluster: &str) -> BTreeMap<String, String> {
+    let out = Command::new(kubectl(33))
+        .arg("--kubeconfig")
+        .arg(&search.kubeconfig)
+        .arg("--cache-dir")
+        .arg(&search.cache)
+        .args(["get", "pods,configmaps", "-A", "-o", "json"])
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl get: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Value = serde_json::from_slice(&out.stdout).expect("kubectl prints JSON");
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|o| o["metadata"]["annotations"][pedia_core::CLUSTER_NAME_ANNOTATION] == cluster)
+        .map(|o| {
+            let m = &o["metadata"];
+            (
+                format!(
+                    "{}/{}/{}",
+                    o["kind"].as_str().unwrap_or_default(),
+                    m["namespace"].as_str().unwrap_or_default(),
+                    m["name"].as_str().unwrap_or_default()
+                ),
+                m["uid"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `Kind/namespace/name` -> uid of the simulator's pods and configmaps.
+fn sim_uids(sim: &KubeSim) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (resource, kind) in [("pods", "Pod"), ("configmaps", "ConfigMap")] {
+        for o in sim.store().list(resource, None).expect("list") {
+            let m = &o["metadata"];
+            out.insert(
+                format!(
+                    "{kind}/{}/{}",
+                    m["namespace"].as_str().unwrap_or_default(),
+                    m["name"].as_str().unwrap_or_default()
+                ),
+                m["uid"].as_str().unwrap_or_default().to_owned(),
+            );
+        }
+    }
+    out
+}
+
+fn max_resource_version(sim: &KubeSim) -> u64 {
+    ["pods", "configmaps"]
+        .iter()
+        .flat_map(|r| sim.store().list(r, None).expect("list"))
+        .filter_map(|o| o["metadata"]["resourceVersion"].as_str()?.parse().ok())
+        .max()
+        .expect("objects")
+}
+
+/// A member cluster with the same name, objects and labels' keys each run (the load spec's
+/// seed), as a cluster re-created from its manifests would be.
+fn recreated_member(label: &str) -> (KubeSim, String) {
+    let sim = KubeSim::start(SimConfig::named("recreated")).expect("simulator");
+    sim.load(&LoadSpec::parse("pods=40,configmaps=20,seed=11").expect("spec"))
+        .expect("load");
+    let pods = sim.store().list("pods", None).expect("pods");
+    // Each run labels a different pod; the first run's updates push its versions higher
+    // than the second run's ever get.
+    let (index, updates) = if label == "first" { (0, 5) } else { (1, 1) };
+    let pod = &pods[index]["metadata"];
+    let (ns, name) = (
+        pod["namespace"].as_str().expect("ns").to_owned(),
+        pod["name"].as_str().expect("name").to_owned(),
+    );
+    for step in 0..updates {
+        let patch = json!({"metadata": {"labels": {"run": label, "step": step.to_string()}}});
+        sim.store()
+            .patch("pods", Some(&ns), &name, kube_sim::PatchType::Merge, &patch)
+            .expect("label");
+    }
+    (sim, format!("Pod/{ns}/{name}"))
+}
+
+async fn sqlite_at(path: &Path) -> Arc<dyn StorageFactory> {
+    internal(&format!("type: sqlite\ndsn: {}\n", path.display())).await
+}
+
+/// A member cluster re-created under the same name (restored, rebuilt, moved to a new
+/// etcd) has new uids and resourceVersions that start again from low numbers. Synced
+/// into the same persistent storage, the new objects must replace the old ones: search
+/// serves the new uids and labels, and nothing of the previous cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recreated_cluster_replaces_its_stored_objects() {
+    let work = tempfile::tempdir().expect("dir");
+    let db = work.path().join("pedia.db");
+    let clusters = work.path().join("clusters");
+    std::fs::create_dir(&clusters).expect("dir");
+    let options = ManagerOptions::standalone(&clusters);
+
+    // First life of the cluster: synced, then everything stops.
+    let (first, first_labelled) = recreated_member("first");
+    let old = sim_uids(&first);
+    let old_max_rv = max_resource_version(&first);
+    write_cluster(&clusters, &first);
+    let storage = sqlite_at(&db).await;
+    let manager = clustersynchro_manager::start(&options, Arc::clone(&storage))
+        .await
+        .expect("manager");
+    wait_converged(
+        &storage,
+        "recreated",
+        &first,
+        &pods_and_configmaps(),
+        CONVERGE,
+    )
+    .await;
+    manager.task.abort();
+    let _ = manager.task.await;
+    let _ = storage.shutdown().await;
+    drop(storage);
+    drop(first);
+
+    // Second life: same names, new uids, lower versions, another pod labelled.
+    let (second, second_labelled) = recreated_member("second");
+    let new = sim_uids(&second);
+    assert_eq!(
+        old.keys().collect::<Vec<_>>(),
+        new.keys().collect::<Vec<_>>(),
+        "the re-created cluster has the same objects"
+    );
+    assert!(
+        old.iter().all(|(k, uid)| new[k] != *uid),
+        "every object has a new uid"
+    );
+    assert!(
+        max_resource_version(&second) < old_max_rv,
+        "the re-created cluster's versions are lower"
+    );
+    write_cluster(&clusters, &second);
+    let storage = sqlite_at(&db).await;
+    let manager = clustersynchro_manager::start(&options, Arc::clone(&storage))
+        .await
+        .expect("manager");
+    let search = SearchApi::start(&storage, work.path()).await;
+
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let served = searched_uids(&search, "recreated");
+        if served == new {
+            break;
+        }
+        let stale: Vec<&String> = served
+            .iter()
+            .filter(|(k, uid)| old.get(*k) == Some(*uid))
+            .map(|(k, _)| k)
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "search does not serve the re-created cluster: {} of {} objects still have \
+             the old uid (e.g. {:?}); {} served, {} expected",
+            stale.len(),
+            new.len(),
+            stale.iter().take(5).collect::<Vec<_>>(),
+            served.len(),
+            new.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let old_uids: std::collections::BTreeSet<&String> = old.values().collect();
+    assert!(
+        searched_uids(&search, "recreated")
+            .values()
+            .all(|uid| !old_uids.contains(uid)),
+        "no uid of the previous cluster is served"
+    );
+    let labelled = |selector: &str| -> Vec<String> {
+        let out = Command::new(kubectl(33))
+            .arg("--kubeconfig")
+            .arg(&search.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&search.cache)
+            .args(["get", "pods", "-A", "-l", selector, "-o", "json"])
+            .output()
+            .expect("kubectl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|o| {
+                format!(
+                    "Pod/{}/{} {}",
+                    o["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    o["metadata"]["name"].as_str().unwrap_or_default(),
+                    o["metadata"]["uid"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        labelled("run=second"),
+        vec![format!("{second_labelled} {}", new[&second_labelled])],
+        "the label of the second run is served, on the new object"
+    );
+    assert_eq!(
+        labelled("run=first"),
+        Vec::<String>::new(),
+        "the label of the first run ({first_labelled}) is gone"
+    );
+    wait_converged(
+        &storage,
+        "recreated",
+        &second,
+        &pods_and_configmaps(),
+        CONVERGE,
+    )
+    .await;
+
+    manager.task.abort();
+    drop(search);
+    let _ = storage.shutdown().await;
 }
 
 async fn internal(config: &str) -> Arc<dyn StorageFactory> {

@@ -32,7 +32,8 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// The resourceVersion as an integer, when it is one. Kubernetes calls resource
     /// versions opaque, but every real API server uses etcd revisions; storage layers use
-    /// this to refuse stale writes and to order by `resource_version`.
+    /// this only to order listings by `resource_version`. Writes never compare versions
+    /// (a re-created cluster starts them again).
     pub fn resource_version_number(&self) -> Option<u64> {
         parse_resource_version(&self.resource_version)
     }

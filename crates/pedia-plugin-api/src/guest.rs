@@ -173,6 +173,7 @@ impl Guest {
             Request::ApplyBatch {
                 resource,
                 cluster,
+                fence,
                 ops,
             } => {
                 let mut blobs: Vec<Option<Bytes>> = blobs.into_iter().map(Some).collect();
@@ -189,18 +190,18 @@ impl Guest {
                         WireOp::Delete {
                             namespace,
                             name,
-                            resource_version,
+                            uid,
                         } => WriteOp::Delete {
                             namespace,
                             name,
-                            resource_version,
+                            uid,
                         },
                     });
                 }
                 let outcome = self
                     .storage(&resource)
                     .await?
-                    .apply_batch(&cluster, writes)
+                    .apply_batch(&cluster, fence, writes)
                     .await?;
                 wire::response(&outcome, vec![])
             }
@@ -231,12 +232,17 @@ impl Guest {
                 };
                 wire::response(&meta, items)
             }
-            Request::CleanCluster { cluster } => {
-                wire::response(&f.clean_cluster(&cluster).await?, vec![])
+            Request::CleanCluster { cluster, fence } => {
+                wire::response(&f.clean_cluster(&cluster, fence).await?, vec![])
             }
-            Request::CleanClusterResource { cluster, gvr } => {
-                wire::response(&f.clean_cluster_resource(&cluster, &gvr).await?, vec![])
-            }
+            Request::CleanClusterResource {
+                cluster,
+                gvr,
+                fence,
+            } => wire::response(
+                &f.clean_cluster_resource(&cluster, &gvr, fence).await?,
+                vec![],
+            ),
             Request::CurrentRevision => wire::response(&f.current_revision().await?, vec![]),
             Request::Shutdown => wire::response(&f.shutdown().await?, vec![]),
             Request::Watch { .. } => Err(wire::protocol_error(

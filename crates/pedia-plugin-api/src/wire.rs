@@ -6,7 +6,7 @@ use abi_stable::std_types::{RString, RVec};
 use bytes::Bytes;
 use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_storage::{
-    BatchOutcome, CollectionResource, ErrorKind, Revision, StorageError, StoredResource,
+    BatchOutcome, CollectionResource, ErrorKind, Fence, Revision, StorageError, StoredResource,
     WatchEventType,
 };
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,7 @@ pub enum Request {
     ApplyBatch {
         resource: ResourceType,
         cluster: String,
+        fence: Fence,
         ops: Vec<WireOp>,
     },
     StoredResources,
@@ -52,10 +53,12 @@ pub enum Request {
     },
     CleanCluster {
         cluster: String,
+        fence: Fence,
     },
     CleanClusterResource {
         cluster: String,
         gvr: GroupVersionResource,
+        fence: Fence,
     },
     CurrentRevision,
     Shutdown,
@@ -70,7 +73,7 @@ pub enum WireOp {
     Delete {
         namespace: String,
         name: String,
-        resource_version: String,
+        uid: Option<String>,
     },
 }
 

@@ -13,9 +13,9 @@ use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_plugin_api::ffi::{FfiFactoryBox, FfiResponse, FfiWatchBox, PluginModuleRef};
 use pedia_plugin_api::wire::{self, ListMeta, Request, WireOp};
 use pedia_storage::{
-    BatchOutcome, CollectionItem, CollectionList, CollectionResource, ListResult, ResourceStorage,
-    ResourceVersions, Result, Revision, StorageFactory, StorageLayer, StoredResource, WatchEvent,
-    WatchStream, WriteOp,
+    BatchOutcome, CollectionItem, CollectionList, CollectionResource, Fence, ListResult,
+    ResourceStorage, ResourceVersions, Result, Revision, StorageFactory, StorageLayer,
+    StoredResource, StoredVersion, WatchEvent, WatchStream, WriteOp,
 };
 use serde::de::DeserializeOwned;
 
@@ -125,7 +125,7 @@ impl StorageFactory for PluginFactory {
     async fn resource_versions(&self, cluster: &str) -> Result<ResourceVersions> {
         let entries: Vec<(
             GroupVersionResource,
-            std::collections::HashMap<String, String>,
+            std::collections::HashMap<String, StoredVersion>,
         )> = self
             .call_json(&Request::ResourceVersions {
                 cluster: cluster.to_owned(),
@@ -168,9 +168,10 @@ impl StorageFactory for PluginFactory {
         })
     }
 
-    async fn clean_cluster(&self, cluster: &str) -> Result<()> {
+    async fn clean_cluster(&self, cluster: &str, fence: Fence) -> Result<()> {
         self.call_json(&Request::CleanCluster {
             cluster: cluster.to_owned(),
+            fence,
         })
         .await
     }
@@ -179,10 +180,12 @@ impl StorageFactory for PluginFactory {
         &self,
         cluster: &str,
         gvr: &GroupVersionResource,
+        fence: Fence,
     ) -> Result<()> {
         self.call_json(&Request::CleanClusterResource {
             cluster: cluster.to_owned(),
             gvr: gvr.clone(),
+            fence,
         })
         .await
     }
@@ -288,7 +291,12 @@ impl ResourceStorage for PluginResourceStorage {
         .boxed())
     }
 
-    async fn apply_batch(&self, cluster: &str, ops: Vec<WriteOp>) -> Result<BatchOutcome> {
+    async fn apply_batch(
+        &self,
+        cluster: &str,
+        fence: Fence,
+        ops: Vec<WriteOp>,
+    ) -> Result<BatchOutcome> {
         let mut blobs = Vec::new();
         let ops = ops
             .into_iter()
@@ -302,11 +310,11 @@ impl ResourceStorage for PluginResourceStorage {
                 WriteOp::Delete {
                     namespace,
                     name,
-                    resource_version,
+                    uid,
                 } => WireOp::Delete {
                     namespace,
                     name,
-                    resource_version,
+                    uid,
                 },
             })
             .collect();
@@ -316,6 +324,7 @@ impl ResourceStorage for PluginResourceStorage {
                 &Request::ApplyBatch {
                     resource: self.resource.clone(),
                     cluster: cluster.to_owned(),
+                    fence,
                     ops,
                 },
                 blobs,

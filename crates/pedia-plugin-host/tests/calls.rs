@@ -176,7 +176,11 @@ async fn two_different_plugins_side_by_side() {
     .expect("object");
     let pods_sample = sample.resource_storage(&pod_type()).await.expect("storage");
     let out = pods_sample
-        .apply_batch("c1", vec![pedia_storage::WriteOp::Upsert(object)])
+        .apply_batch(
+            "c1",
+            pedia_storage::Fence::Unfenced,
+            vec![pedia_storage::WriteOp::Upsert(object)],
+        )
         .await
         .expect("write");
     assert_eq!(out.written, 1);

@@ -17,19 +17,72 @@ use crate::error::Result;
 /// one.
 pub type Revision = u64;
 
-/// One change in a batch written by the synchro manager (or `pedia load`).
+/// One change in a batch written by the synchro manager (or `pedia load`). The rules that
+/// decide what a change does are in [`write_rules`](crate::write_rules).
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
-    /// Insert or replace an object. Skipped when the stored object has a newer numeric
-    /// resourceVersion (stale), or the same resourceVersion and the same bytes (unchanged).
+    /// Insert or replace an object. An object with another `uid` at the same name is a
+    /// different object: the stored one is deleted first. Skipped when uid,
+    /// resourceVersion and bytes all equal the stored object's (unchanged).
     Upsert(Object),
-    /// Remove an object. `resource_version` is the deleted object's last version, if
-    /// known; a stored object with a newer version is kept (the delete is stale).
+    /// Remove an object. With a `uid`, only that incarnation: a stored object with another
+    /// uid (re-created since) is kept.
     Delete {
         namespace: String,
         name: String,
-        resource_version: String,
+        uid: Option<String>,
     },
+}
+
+impl WriteOp {
+    /// Deletes whatever object is stored at `namespace/name`.
+    pub fn delete(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        WriteOp::Delete {
+            namespace: namespace.into(),
+            name: name.into(),
+            uid: None,
+        }
+    }
+
+    /// Deletes the object at `namespace/name` only if it is the incarnation `uid` (an
+    /// empty uid deletes whatever is stored).
+    pub fn delete_uid(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        uid: impl Into<String>,
+    ) -> Self {
+        let uid = uid.into();
+        WriteOp::Delete {
+            namespace: namespace.into(),
+            name: name.into(),
+            uid: (!uid.is_empty()).then_some(uid),
+        }
+    }
+
+    /// `(namespace, name)` of the object the op writes.
+    pub fn key(&self) -> (&str, &str) {
+        match self {
+            WriteOp::Upsert(o) => (&o.meta.namespace, &o.meta.name),
+            WriteOp::Delete {
+                namespace, name, ..
+            } => (namespace, name),
+        }
+    }
+}
+
+/// Who writes: the fencing token that keeps a deposed writer (a manager that lost its
+/// leader lease but has not noticed yet) from overwriting its successor's writes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub enum Fence {
+    /// A writer without leader election (one manager, the demo, `pedia load`): never
+    /// refused, records nothing.
+    #[default]
+    Unfenced,
+    /// A leader's epoch. A layer records, per cluster, the highest epoch that wrote it and
+    /// refuses writes of lower epochs with `Conflict`.
+    Epoch(u64),
 }
 
 /// What a batch did. `revision` is the layer's revision after the batch.
@@ -37,21 +90,36 @@ pub enum WriteOp {
 pub struct BatchOutcome {
     /// Upserts that inserted or replaced an object.
     pub written: u64,
+    /// Of the `written`, upserts whose object has another uid than the stored one: the
+    /// stored object was deleted first (one more change, a `DELETED` before the `ADDED`).
+    pub recreated: u64,
     /// Deletes that removed an object.
     pub deleted: u64,
-    /// Upserts of an object already stored with the same version and bytes.
+    /// Upserts of an object already stored with the same uid, version and bytes.
     pub unchanged: u64,
-    /// Writes skipped because the stored object is newer.
-    pub stale: u64,
+    /// Deletes naming a uid other than the stored object's: the stored object (a later
+    /// incarnation) was kept.
+    pub superseded: u64,
     /// Deletes of objects that were not stored.
     pub missing: u64,
     pub revision: Revision,
 }
 
 impl BatchOutcome {
-    /// Number of changes that produced a watch event.
+    /// Number of changes that produced a watch event (each took a revision).
     pub fn applied(&self) -> u64 {
-        self.written + self.deleted
+        self.written + self.recreated + self.deleted
+    }
+
+    /// Adds `other`'s counts to these; the revision becomes `other`'s.
+    pub fn add(&mut self, other: &BatchOutcome) {
+        self.written += other.written;
+        self.recreated += other.recreated;
+        self.deleted += other.deleted;
+        self.unchanged += other.unchanged;
+        self.superseded += other.superseded;
+        self.missing += other.missing;
+        self.revision = other.revision;
     }
 }
 
@@ -115,10 +183,17 @@ pub struct WatchEvent {
 /// `Expired` error when the watcher fell further behind than the layer keeps history.
 pub type WatchStream = BoxStream<'static, Result<WatchEvent>>;
 
-/// Stored resourceVersions of one cluster: per resource, `namespace/name` (or `name` for
-/// cluster-scoped objects) to resourceVersion. Lets a restarted synchro skip unchanged
-/// objects.
-pub type ResourceVersions = BTreeMap<GroupVersionResource, HashMap<String, String>>;
+/// The identity of a stored object: its uid and resourceVersion.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StoredVersion {
+    pub uid: String,
+    pub resource_version: String,
+}
+
+/// Stored versions of one cluster: per resource, `namespace/name` (or `name` for
+/// cluster-scoped objects) to uid and resourceVersion. Lets a restarted synchro skip
+/// unchanged objects (same uid and version; a re-created cluster reuses versions).
+pub type ResourceVersions = BTreeMap<GroupVersionResource, HashMap<String, StoredVersion>>;
 
 /// The key of an object in [`ResourceVersions`].
 pub fn object_key(namespace: &str, name: &str) -> String {
@@ -155,8 +230,16 @@ pub trait ResourceStorage: Send + Sync + fmt::Debug {
     /// `Expired` if `from` is older than the history the layer keeps.
     async fn watch(&self, opts: &ListOptions, from: Revision) -> Result<WatchStream>;
 
-    /// Applies the writes of one cluster atomically, in order.
-    async fn apply_batch(&self, cluster: &str, ops: Vec<WriteOp>) -> Result<BatchOutcome>;
+    /// Applies the writes of one cluster atomically, in order, by the rules of
+    /// [`write_rules`](crate::write_rules). A batch of `fence` lower than the highest epoch
+    /// that wrote `cluster` is refused with `Conflict` and writes nothing. An empty batch
+    /// writes nothing and is not checked.
+    async fn apply_batch(
+        &self,
+        cluster: &str,
+        fence: Fence,
+        ops: Vec<WriteOp>,
+    ) -> Result<BatchOutcome>;
 }
 
 /// A configured storage layer: creates per-resource storages and runs cross-resource
@@ -195,12 +278,18 @@ pub trait StorageFactory: Send + Sync + fmt::Debug {
         opts: &ListOptions,
     ) -> Result<CollectionList>;
 
-    /// Removes every object of a cluster (watchers see them deleted).
-    async fn clean_cluster(&self, cluster: &str) -> Result<()>;
+    /// Removes every object of a cluster (watchers see a `DELETED` per object). Fenced
+    /// like [`ResourceStorage::apply_batch`]; the cluster's recorded epoch stays.
+    async fn clean_cluster(&self, cluster: &str, fence: Fence) -> Result<()>;
 
-    /// Removes every object of one resource of a cluster (watchers see them deleted).
-    async fn clean_cluster_resource(&self, cluster: &str, gvr: &GroupVersionResource)
-    -> Result<()>;
+    /// Removes every object of one resource of a cluster (watchers see a `DELETED` per
+    /// object). Fenced like [`ResourceStorage::apply_batch`].
+    async fn clean_cluster_resource(
+        &self,
+        cluster: &str,
+        gvr: &GroupVersionResource,
+        fence: Fence,
+    ) -> Result<()>;
 
     /// The latest revision.
     async fn current_revision(&self) -> Result<Revision>;

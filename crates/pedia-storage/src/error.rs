@@ -89,6 +89,10 @@ impl StorageError {
         Self::new(ErrorKind::BadRequest, message)
     }
 
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
     pub fn unsupported(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unsupported, message)
     }

@@ -9,15 +9,16 @@ mod error;
 pub mod filter;
 mod registry;
 mod watch;
+pub mod write_rules;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use collection::{CollectionResource, CollectionResourceType, KUBE_GROUPS};
 pub use contract::{
-    BatchOutcome, CollectionItem, CollectionList, ListResult, ResourceStorage, ResourceVersions,
-    Revision, StorageFactory, StoredResource, WatchEvent, WatchEventType, WatchStream, WriteOp,
-    object_key,
+    BatchOutcome, CollectionItem, CollectionList, Fence, ListResult, ResourceStorage,
+    ResourceVersions, Revision, StorageFactory, StoredResource, StoredVersion, WatchEvent,
+    WatchEventType, WatchStream, WriteOp, object_key,
 };
 pub use error::{ErrorKind, Result, StorageError};
 pub use registry::{DuplicateLayer, Registry, StorageLayer};

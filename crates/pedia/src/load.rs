@@ -39,11 +39,11 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
         .with_context(|| format!("loading into storage layer {:?}", args.storage.storage_name))?;
     for (resource, out) in &summary.resources {
         println!(
-            "{:<40} written {:>6}  unchanged {:>6}  stale {:>6}",
+            "{:<40} written {:>6}  unchanged {:>6}  recreated {:>6}",
             format!("{}.{}", resource.gvr.resource, resource.gvr.group).trim_end_matches('.'),
             out.written,
             out.unchanged,
-            out.stale
+            out.recreated
         );
     }
     println!(

@@ -11,13 +11,14 @@ use pedia_core::{
 };
 use pedia_storage::filter::{check_cursor_shape, reject_unknown_extra_labels};
 use pedia_storage::{
-    CollectionResource, ResourceVersions, Revision, StorageError, StoredResource, object_key,
+    CollectionResource, ResourceVersions, Revision, StorageError, StoredResource, StoredVersion,
+    object_key,
 };
 
 use crate::db::{Conn, Dialect, Row, Ty};
 use crate::filter_sql::{push_filters, push_keyset, push_order_by, push_owner};
 use crate::sql::{Sql, SqlBuilder};
-use crate::storage::Inner;
+use crate::state::Inner;
 
 /// The name this layer reports in errors.
 pub(crate) const LAYER: &str = "internal";
@@ -411,7 +412,7 @@ pub(crate) async fn stored_resources(inner: &Inner) -> Result<Vec<StoredResource
     Ok(by_gvr.into_values().collect())
 }
 
-/// Stored resourceVersions of one cluster.
+/// Stored uids and resourceVersions of one cluster.
 pub(crate) async fn resource_versions(
     inner: &Inner,
     cluster: &str,
@@ -422,7 +423,7 @@ pub(crate) async fn resource_versions(
     }
     let ctx = "reading stored resource versions";
     let mut b = SqlBuilder::new(inner.dialect);
-    b.push("SELECT grp, version, resource, namespace, name, resource_version FROM pedia_resources WHERE cluster = ")
+    b.push("SELECT grp, version, resource, namespace, name, uid, resource_version FROM pedia_resources WHERE cluster = ")
         .bind_text(cluster);
     let mut conn = inner
         .pool
@@ -432,7 +433,15 @@ pub(crate) async fn resource_versions(
     let rows = conn
         .fetch(
             &b.finish(),
-            &[Ty::Text, Ty::Text, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+            &[
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+            ],
         )
         .await
         .map_err(|e| inner.errors.map(ctx, e))?;
@@ -440,8 +449,11 @@ pub(crate) async fn resource_versions(
         let gvr =
             GroupVersionResource::new(row.take_text(0)?, row.take_text(1)?, row.take_text(2)?);
         let key = object_key(row.text(3)?, row.text(4)?);
-        let rv = row.take_text(5)?;
-        out.entry(gvr).or_default().insert(key, rv);
+        let version = StoredVersion {
+            uid: row.take_text(5)?,
+            resource_version: row.take_text(6)?,
+        };
+        out.entry(gvr).or_default().insert(key, version);
     }
     Ok(out)
 }

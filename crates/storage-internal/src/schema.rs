@@ -13,17 +13,31 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "writer epochs",
+        sql: include_str!("../migrations/sqlite/0002_writer_epochs.sql"),
+    },
+];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "writer epochs",
+        sql: include_str!("../migrations/postgres/0002_writer_epochs.sql"),
+    },
+];
 
 const MYSQL: &[Migration] = &[
     Migration {
@@ -35,6 +49,11 @@ const MYSQL: &[Migration] = &[
         version: 2,
         description: "covering created index",
         sql: include_str!("../migrations/mysql/0002_covering_created_index.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "writer epochs",
+        sql: include_str!("../migrations/mysql/0003_writer_epochs.sql"),
     },
 ];
 

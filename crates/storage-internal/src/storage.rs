@@ -1,127 +1,26 @@
 //! The storage-layer objects: [`InternalStorage`] (the factory), the per-resource storage,
-//! the `internal` [`InternalLayer`] for the registry, and the state they share.
+//! and the `internal` [`InternalLayer`] for the registry.
 
-use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_storage::{
-    BatchOutcome, CollectionItem, CollectionList, CollectionResource, ListResult, ResourceStorage,
-    ResourceVersions, Revision, StorageError, StorageFactory, StorageLayer, StoredResource,
-    WatchStream, WriteOp,
+    BatchOutcome, CollectionItem, CollectionList, CollectionResource, Fence, ListResult,
+    ResourceStorage, ResourceVersions, Revision, StorageError, StorageFactory, StorageLayer,
+    StoredResource, WatchStream, WriteOp,
 };
-use tokio::sync::watch as revision_watch;
 
 use crate::config::InternalStorageConfig;
-use crate::db::{Dialect, ErrorMap, Pool, Ty};
+use crate::db::{Dialect, ErrorMap, Ty};
+use crate::hub::Retention;
 use crate::read::{self, Scope};
 use crate::sql::Sql;
-use crate::watch::{Hub, Retention};
+use crate::state::Inner;
 use crate::write;
-
-/// State shared by the factory, its resource storages and the watch poller.
-pub(crate) struct Inner {
-    pub(crate) pool: Pool,
-    pub(crate) dialect: Dialect,
-    pub(crate) errors: ErrorMap,
-    pub(crate) max_statement_bytes: usize,
-    /// Serializes this process's writers before they queue on the database lock.
-    pub(crate) write_lock: tokio::sync::Mutex<()>,
-    /// The latest revision this process committed; wakes the watch poller.
-    revisions: revision_watch::Sender<Revision>,
-    /// (cluster, resource) pairs known to be in `pedia_cluster_resources`.
-    known_pairs: Mutex<HashSet<(String, GroupVersionResource)>>,
-    pub(crate) hub: Hub,
-    pub(crate) retention: Retention,
-    closed: AtomicBool,
-    /// PostgreSQL statistics upkeep: (rows inserted since the last ANALYZE, rows then).
-    analyze: Mutex<(u64, u64)>,
-    analyzing: AtomicBool,
-}
-
-/// Rows inserted before the first ANALYZE of a fresh table.
-const ANALYZE_FIRST_ROWS: u64 = 1_000;
-
-impl Inner {
-    pub(crate) fn known_pairs(&self) -> MutexGuard<'_, HashSet<(String, GroupVersionResource)>> {
-        self.known_pairs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Tells the watch poller that `revision` was committed.
-    pub(crate) fn notify(&self, revision: Revision) {
-        self.revisions.send_if_modified(|r| {
-            if revision > *r {
-                *r = revision;
-                true
-            } else {
-                false
-            }
-        });
-    }
-
-    pub(crate) fn subscribe(&self) -> revision_watch::Receiver<Revision> {
-        self.revisions.subscribe()
-    }
-
-    /// Refreshes PostgreSQL's statistics in the background after a table grew by a
-    /// quarter (at least `ANALYZE_FIRST_ROWS`). Without column statistics the planner
-    /// estimates every equality at 0.5% and, during a first sync, picks plans that filter
-    /// whole resources instead of probing the key index. MySQL recalculates statistics by
-    /// itself; SQLite's planner does not depend on them for these queries.
-    fn note_inserted(self: &Arc<Self>, rows: u64) {
-        if self.dialect != Dialect::Postgres || rows == 0 {
-            return;
-        }
-        {
-            let mut a = self.analyze.lock().unwrap_or_else(PoisonError::into_inner);
-            a.0 += rows;
-            if a.0 < ANALYZE_FIRST_ROWS.max(a.1 / 4) {
-                return;
-            }
-            if self.analyzing.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            a.1 += a.0;
-            a.0 = 0;
-        }
-        let inner = Arc::clone(self);
-        tokio::spawn(async move {
-            let ctx = "refreshing table statistics";
-            let result = async {
-                let mut conn = inner.pool.conn().await?;
-                conn.execute(&Sql::raw("ANALYZE pedia_resources")).await?;
-                conn.execute(&Sql::raw("ANALYZE pedia_labels")).await?;
-                Ok::<_, sqlx::Error>(())
-            }
-            .await;
-            if let Err(err) = result {
-                let err = inner.errors.map(ctx, err);
-                tracing::warn!(error = %err.detail(), "internal storage: ANALYZE failed");
-            }
-            inner.analyzing.store(false, Ordering::Release);
-        });
-    }
-
-    /// Prunes tombstones in the background when due.
-    fn maybe_prune(self: &Arc<Self>) {
-        if self.closed.load(Ordering::Relaxed) || !self.hub.prune_due() {
-            return;
-        }
-        let inner = Arc::clone(self);
-        tokio::spawn(async move {
-            let _work = inner.hub.work.lock().await;
-            if let Err(err) = crate::watch::prune(&inner, inner.retention).await {
-                tracing::warn!(error = %err.detail(), "internal storage: pruning tombstones failed");
-            }
-        });
-    }
-}
 
 /// The `internal` storage layer on SQLite, PostgreSQL or MySQL/MariaDB.
 #[derive(Clone)]
@@ -152,37 +51,8 @@ impl InternalStorage {
             pool.close().await;
             return Err(err);
         }
-        let inner = Inner {
-            dialect: pool.dialect(),
-            pool,
-            errors,
-            max_statement_bytes: resolved.max_statement_bytes,
-            write_lock: tokio::sync::Mutex::new(()),
-            revisions: revision_watch::Sender::new(0),
-            known_pairs: Mutex::default(),
-            hub: Hub::new(),
-            retention: Retention::default(),
-            closed: AtomicBool::new(false),
-            analyze: Mutex::new((0, 0)),
-            analyzing: AtomicBool::new(false),
-        };
-        if inner.dialect == Dialect::Postgres {
-            // Start from the table's size as PostgreSQL last measured it, so a restart
-            // does not re-analyze a big table at once.
-            let sql = Sql::raw(
-                "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class WHERE oid = to_regclass('pedia_resources')",
-            );
-            if let Ok(mut conn) = inner.pool.conn().await
-                && let Ok(rows) = conn.fetch(&sql, &[Ty::I64]).await
-                && let Some(Ok(n)) = rows.first().map(|r| r.i64(0))
-            {
-                inner
-                    .analyze
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .1 = u64::try_from(n).unwrap_or(0);
-            }
-        }
+        let inner = Inner::new(pool, errors, resolved.max_statement_bytes);
+        inner.seed_statistics().await;
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -309,16 +179,17 @@ impl StorageFactory for InternalStorage {
         })
     }
 
-    async fn clean_cluster(&self, cluster: &str) -> Result<(), StorageError> {
-        write::clean(&self.inner, cluster, None).await
+    async fn clean_cluster(&self, cluster: &str, fence: Fence) -> Result<(), StorageError> {
+        write::clean(&self.inner, cluster, None, fence).await
     }
 
     async fn clean_cluster_resource(
         &self,
         cluster: &str,
         gvr: &GroupVersionResource,
+        fence: Fence,
     ) -> Result<(), StorageError> {
-        write::clean(&self.inner, cluster, Some(gvr)).await
+        write::clean(&self.inner, cluster, Some(gvr), fence).await
     }
 
     async fn current_revision(&self) -> Result<Revision, StorageError> {
@@ -375,11 +246,12 @@ impl ResourceStorage for InternalResourceStorage {
     async fn apply_batch(
         &self,
         cluster: &str,
+        fence: Fence,
         ops: Vec<WriteOp>,
     ) -> Result<BatchOutcome, StorageError> {
-        let applied = write::apply_batch(&self.inner, &self.resource, cluster, ops).await?;
+        let applied = write::apply_batch(&self.inner, &self.resource, cluster, fence, ops).await?;
         self.inner.note_inserted(applied.inserted);
-        self.inner.maybe_prune();
+        crate::watch::maybe_prune(&self.inner);
         Ok(applied.outcome)
     }
 }

@@ -5,19 +5,21 @@
 //! channel. A watcher behind the compacted revision gets `Expired`. The poller also prunes
 //! old tombstones.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use futures::StreamExt;
 use pedia_core::{ListOptions, Object, ResourceType};
 use pedia_storage::filter::ObjectFilter;
 use pedia_storage::{Revision, StorageError, WatchEvent, WatchEventType, WatchStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::db::Ty;
 use crate::filter_sql::{push_filters, push_in};
+use crate::hub::{Retention, Slot, Watcher, lock};
 use crate::sql::{Sql, SqlBuilder};
-use crate::storage::Inner;
+use crate::state::Inner;
 
 /// How often the poller looks for writes of other processes.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -25,108 +27,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 const ROWS_PER_QUERY: usize = 500;
 /// Events buffered per watcher; a slower reader makes the poller wait, not buffer more.
 const CHANNEL_CAPACITY: usize = 256;
-/// How often tombstones are pruned.
-pub(crate) const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
-
-/// How much delete history watches can replay.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Retention {
-    /// Tombstones kept at most.
-    pub max_tombstones: u64,
-    /// Tombstones older than this are pruned.
-    pub max_age: Duration,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self {
-            max_tombstones: 100_000,
-            max_age: Duration::from_secs(3600),
-        }
-    }
-}
-
-type Slot = Arc<Mutex<Option<StorageError>>>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-struct Watcher {
-    resource: ResourceType,
-    opts: ListOptions,
-    /// Events up to this revision were delivered (or filtered out).
-    position: Revision,
-    /// Rows created after this revision are reported as ADDED. It trails `position`
-    /// until the watcher has caught up, so an object created and then changed while the
-    /// watcher was catching up is still first seen as ADDED.
-    added_floor: Revision,
-    tx: mpsc::Sender<Result<WatchEvent, StorageError>>,
-    /// The error the stream ends with after its buffered events, if any.
-    final_error: Slot,
-}
-
-#[derive(Default)]
-struct HubState {
-    watchers: Vec<Watcher>,
-    running: bool,
-    shut_down: bool,
-}
-
-/// The watchers of one factory and their poller.
-pub(crate) struct Hub {
-    state: Mutex<HubState>,
-    kick: Notify,
-    shutdown: Notify,
-    /// Serializes polling and pruning in this process.
-    pub(crate) work: tokio::sync::Mutex<()>,
-    last_prune: Mutex<Option<Instant>>,
-}
-
-impl std::fmt::Debug for Hub {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = lock(&self.state);
-        f.debug_struct("Hub")
-            .field("watchers", &s.watchers.len())
-            .field("running", &s.running)
-            .finish()
-    }
-}
-
-impl Hub {
-    pub(crate) fn new() -> Self {
-        Self {
-            state: Mutex::default(),
-            kick: Notify::new(),
-            shutdown: Notify::new(),
-            work: tokio::sync::Mutex::new(()),
-            // The first prune runs one interval after opening.
-            last_prune: Mutex::new(Some(Instant::now())),
-        }
-    }
-
-    /// Ends every watch cleanly and stops the poller.
-    pub(crate) fn shutdown(&self) {
-        let mut s = lock(&self.state);
-        s.shut_down = true;
-        s.watchers.clear();
-        drop(s);
-        self.shutdown.notify_waiters();
-        self.shutdown.notify_one();
-    }
-
-    /// Whether a prune is due; marks it started.
-    pub(crate) fn prune_due(&self) -> bool {
-        let mut last = lock(&self.last_prune);
-        match *last {
-            Some(t) if t.elapsed() < PRUNE_INTERVAL => false,
-            _ => {
-                *last = Some(Instant::now());
-                true
-            }
-        }
-    }
-}
 
 /// Opens a watch of `resource` after revision `from`.
 pub(crate) async fn watch(
@@ -439,6 +339,20 @@ async fn poll_watcher(inner: &Inner, w: &mut Watcher) -> Result<(), StorageError
             return Ok(());
         }
     }
+}
+
+/// Prunes tombstones in the background when due.
+pub(crate) fn maybe_prune(inner: &Arc<Inner>) {
+    if inner.closed.load(Ordering::Relaxed) || !inner.hub.prune_due() {
+        return;
+    }
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        let _work = inner.hub.work.lock().await;
+        if let Err(err) = prune(&inner, inner.retention).await {
+            tracing::warn!(error = %err.detail(), "internal storage: pruning tombstones failed");
+        }
+    });
 }
 
 /// Prunes tombstones beyond the retention and advances the compacted revision.

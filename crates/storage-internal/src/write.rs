@@ -1,17 +1,20 @@
-//! The write path: `apply_batch` as one transaction per batch (decide every op against
-//! stored and in-batch state, then multi-row statements in bounded chunks), and cleaning
-//! a cluster or one of its resources into tombstones. Writers hold the revision counter
-//! lock until commit, so revision order is commit order.
+//! The write path: `apply_batch` as one transaction per batch in three steps (load the
+//! stored rows of the batch's names; plan with the shared write rules and turn the plan
+//! into row effects, both pure; execute multi-row statements in bounded chunks), and
+//! cleaning a cluster or one of its resources into tombstones. Writers hold the revision
+//! counter lock until commit, so revision order is commit order; the writer fence is
+//! checked under the same lock.
 
 use std::collections::HashMap;
 
-use pedia_core::{GroupVersionResource, Object, ResourceType, parse_resource_version};
-use pedia_storage::{BatchOutcome, Revision, StorageError, WriteOp};
+use pedia_core::{GroupVersionResource, ResourceType};
+use pedia_storage::write_rules::{self, ChangeKind, ObjectState, Plan, Source};
+use pedia_storage::{BatchOutcome, Fence, Revision, StorageError, WriteOp};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::db::{Arg, Conn, Dialect, Ty};
 use crate::sql::{Sql, SqlBuilder};
-use crate::storage::Inner;
+use crate::state::Inner;
 
 /// Keys fetched per existence query.
 const KEYS_PER_QUERY: usize = 500;
@@ -54,11 +57,6 @@ fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn content_hash(raw: &[u8]) -> i64 {
-    // Stored as the two's-complement bits of the u64.
-    xxh3_64(raw) as i64
-}
-
 pub(crate) fn labels_hash(labels: &[(String, String)]) -> i64 {
     let mut buf = Vec::new();
     for (k, v) in labels {
@@ -70,56 +68,174 @@ pub(crate) fn labels_hash(labels: &[(String, String)]) -> i64 {
     xxh3_64(&buf) as i64
 }
 
-/// A stored row as the batch found it.
-#[derive(Debug, Clone)]
-struct Stored {
+/// A stored row of one of the batch's names, as the batch found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoredRow {
     id: i64,
+    uid: String,
     rv: String,
     content_hash: i64,
     labels_hash: i64,
 }
 
-/// Where the current state of a key comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
-    Stored,
-    /// The upsert at this index of the batch.
-    Op(usize),
+impl StoredRow {
+    fn state(&self) -> ObjectState {
+        ObjectState {
+            uid: self.uid.clone(),
+            resource_version: self.rv.clone(),
+            // Stored as the two's-complement bits of the u64.
+            content_hash: self.content_hash as u64,
+        }
+    }
 }
 
-#[derive(Debug, Clone)]
-struct Current {
-    id: i64,
-    rv: String,
-    content_hash: i64,
-    labels_hash: i64,
-    revision: i64,
-    source: Source,
-}
+/// Stored rows by (namespace, name).
+type StoredRows = HashMap<(String, String), StoredRow>;
 
-#[derive(Debug, Default)]
-struct KeyState {
-    stored: Option<Stored>,
-    current: Option<Current>,
-    /// At least one delete removed the stored row.
-    stored_deleted: bool,
-}
-
-#[derive(Debug)]
+/// A deleted object's last state, to be written to `pedia_tombstones`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Tombstone {
     revision: i64,
     created_revision: i64,
-    namespace: String,
-    name: String,
+    /// The op whose name it is (its namespace and name are the tombstone's).
+    op: usize,
+    /// Whose bytes: the stored row's (copied inside the database) or an earlier upsert's.
     source: Source,
 }
 
-/// `incoming` is older than `stored` (both numeric).
-fn is_stale(incoming: &str, stored: &str) -> bool {
-    matches!(
-        (parse_resource_version(incoming), parse_resource_version(stored)),
-        (Some(a), Some(b)) if a < b
-    )
+/// A row `pedia_resources` ends the batch with: the object of upsert `op`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RowWrite {
+    op: usize,
+    /// The revision that created the object (kept across modifications).
+    id: i64,
+    revision: i64,
+    content_hash: i64,
+    labels_hash: i64,
+}
+
+/// The row-level effect of a batch's plan: what the statements must do.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Effects {
+    tombstones: Vec<Tombstone>,
+    /// Final rows, by id (a stable lock order across writers).
+    rows: Vec<RowWrite>,
+    /// Stored rows removed (their labels too).
+    deleted_ids: Vec<i64>,
+    /// Stored rows kept whose labels change.
+    relabel_ids: Vec<i64>,
+    /// Ops whose labels are inserted, with the row id they belong to.
+    labelled: Vec<(usize, i64)>,
+    /// Rows inserted (not updated in place).
+    inserted: u64,
+    /// The revision after the batch.
+    revision: i64,
+}
+
+/// The state of one name while the plan's changes are walked.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    id: i64,
+    source: Source,
+}
+
+/// Turns a plan into row-level effects. Pure: `stored` is what the batch found, `base` the
+/// revision before it.
+fn effects(ops: &[WriteOp], stored: &StoredRows, plan: &Plan, base: i64) -> Effects {
+    let key_of = |op: usize| {
+        let (ns, name) = ops[op].key();
+        (ns.to_owned(), name.to_owned())
+    };
+    let mut current: HashMap<(String, String), Option<Current>> = HashMap::new();
+    let mut revisions: HashMap<usize, i64> = HashMap::new();
+    let mut stored_deleted: Vec<(String, String)> = Vec::new();
+    let mut out = Effects::default();
+    let mut revision = base;
+    for change in &plan.changes {
+        revision += 1;
+        let key = key_of(change.op);
+        let cur = current.entry(key.clone()).or_insert_with(|| {
+            stored.get(&key).map(|s| Current {
+                id: s.id,
+                source: Source::Stored,
+            })
+        });
+        match change.kind {
+            ChangeKind::Delete { from } => {
+                if let Some(c) = cur.take() {
+                    out.tombstones.push(Tombstone {
+                        revision,
+                        created_revision: c.id,
+                        op: change.op,
+                        source: from,
+                    });
+                    // Whatever the last state's source, the stored row is gone once the
+                    // object it holds is deleted.
+                    if stored.get(&key).is_some_and(|s| s.id == c.id) {
+                        stored_deleted.push(key);
+                    }
+                }
+            }
+            ChangeKind::Add => {
+                *cur = Some(Current {
+                    id: revision,
+                    source: Source::Op(change.op),
+                });
+            }
+            ChangeKind::Modify { .. } => {
+                let id = cur.map_or(revision, |c| c.id);
+                *cur = Some(Current {
+                    id,
+                    source: Source::Op(change.op),
+                });
+            }
+        }
+        revisions.insert(change.op, revision);
+    }
+    out.revision = revision;
+
+    let mut keys: Vec<&(String, String)> = current.keys().collect();
+    keys.sort();
+    for key in keys {
+        let stored_row = stored.get(key);
+        let deleted = stored_deleted.contains(key);
+        if deleted && let Some(s) = stored_row {
+            out.deleted_ids.push(s.id);
+        }
+        let Some(Current {
+            id,
+            source: Source::Op(op),
+        }) = current[key]
+        else {
+            continue;
+        };
+        let WriteOp::Upsert(object) = &ops[op] else {
+            continue;
+        };
+        let labels_hash = labels_hash(&object.meta.labels);
+        out.rows.push(RowWrite {
+            op,
+            id,
+            revision: revisions[&op],
+            content_hash: plan.content_hashes[op] as i64,
+            labels_hash,
+        });
+        match stored_row.filter(|s| !deleted && s.id == id) {
+            Some(s) if s.labels_hash == labels_hash => {}
+            Some(s) => {
+                out.relabel_ids.push(s.id);
+                out.labelled.push((op, id));
+            }
+            None => {
+                out.inserted += 1;
+                out.labelled.push((op, id));
+            }
+        }
+    }
+    out.rows.sort_by_key(|r| r.id);
+    out.deleted_ids.sort_unstable();
+    out.relabel_ids.sort_unstable();
+    out
 }
 
 /// Collects multi-row statements, starting a new one before a row would pass the
@@ -283,7 +399,8 @@ async fn set_revision(
 }
 
 /// The stored rows of `keys` (namespace, name) of one resource of one cluster, each
-/// found through the key index.
+/// found through the key index: id, namespace, name, uid, version, content and labels
+/// hashes.
 fn existing_rows_sql(
     dialect: Dialect,
     rt: &ResourceType,
@@ -301,8 +418,7 @@ fn existing_rows_sql(
             .push(" AND r.cluster = ")
             .bind_text(cluster);
     };
-    const COLUMNS: &str =
-        "SELECT r.id, r.namespace, r.name, r.resource_version, r.content_hash, r.labels_hash";
+    const COLUMNS: &str = "SELECT r.id, r.namespace, r.name, r.uid, r.resource_version, r.content_hash, r.labels_hash";
     match dialect {
         Dialect::Postgres => {
             // PostgreSQL filters a long row-value IN list row by row; joining the keys as
@@ -347,167 +463,142 @@ pub(crate) struct Applied {
     pub inserted: u64,
 }
 
-/// Applies one batch of `cluster`'s writes to `rt`.
-pub(crate) async fn apply_batch(
+/// Refuses the batch's `fence` if a later epoch wrote `cluster`; records a newer epoch.
+/// Runs inside the write transaction, after the revision lock serialised writers.
+async fn check_fence(
+    conn: &mut dyn Conn,
+    inner: &Inner,
+    ctx: &str,
+    cluster: &str,
+    fence: Fence,
+) -> Result<(), StorageError> {
+    let Fence::Epoch(epoch) = fence else {
+        return Ok(());
+    };
+    let epoch = i64::try_from(epoch)
+        .map_err(|_| StorageError::bad_request(format!("writer epoch {epoch} is out of range")))?;
+    let mut b = SqlBuilder::new(inner.dialect);
+    b.push("SELECT epoch FROM pedia_writers WHERE cluster = ")
+        .bind_text(cluster);
+    let rows = conn
+        .fetch(&b.finish(), &[Ty::I64])
+        .await
+        .map_err(|e| inner.errors.map(ctx, e))?;
+    let recorded = match rows.first() {
+        Some(r) => Some(u64::try_from(r.i64(0)?).unwrap_or(0)),
+        None => None,
+    };
+    if write_rules::check_fence(cluster, recorded, fence)?.is_some() {
+        let mut b = SqlBuilder::new(inner.dialect);
+        b.push("INSERT INTO pedia_writers (cluster, epoch) VALUES (")
+            .bind_text(cluster)
+            .push(", ")
+            .bind_i64(epoch)
+            .push(")");
+        b.push(match inner.dialect {
+            Dialect::MySql => " ON DUPLICATE KEY UPDATE epoch = VALUES(epoch)",
+            Dialect::Postgres | Dialect::Sqlite => {
+                " ON CONFLICT (cluster) DO UPDATE SET epoch = excluded.epoch"
+            }
+        });
+        conn.execute(&b.finish())
+            .await
+            .map_err(|e| inner.errors.map(ctx, e))?;
+    }
+    Ok(())
+}
+
+/// Checks what a batch would store before any I/O.
+fn validate(cluster: &str, ops: &[WriteOp]) -> Result<(), StorageError> {
+    check_key("cluster name", cluster, false)?;
+    for op in ops {
+        match op {
+            WriteOp::Upsert(o) => {
+                let what = |field: &str| format!("{field} of {}/{}", o.meta.namespace, o.meta.name);
+                check_key(&what("metadata.uid"), &o.meta.uid, true)?;
+                check_key(&what("controller owner uid"), &o.meta.owner_uid, true)?;
+            }
+            WriteOp::Delete {
+                uid: Some(uid),
+                namespace,
+                name,
+            } => {
+                check_key(&format!("uid of the deleted {namespace}/{name}"), uid, true)?;
+            }
+            WriteOp::Delete { uid: None, .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// The stored rows of the batch's names, found through the key index.
+async fn load_rows(
+    conn: &mut dyn Conn,
+    inner: &Inner,
+    ctx: &str,
+    rt: &ResourceType,
+    cluster: &str,
+    ops: &[WriteOp],
+) -> Result<StoredRows, StorageError> {
+    let mut keys: Vec<(String, String)> = ops
+        .iter()
+        .map(WriteOp::key)
+        // Keys are ASCII in storage: other names cannot be stored.
+        .filter(|(ns, n)| ns.is_ascii() && n.is_ascii())
+        .map(|(ns, n)| (ns.to_owned(), n.to_owned()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut stored = StoredRows::with_capacity(keys.len());
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let sql = existing_rows_sql(inner.dialect, rt, cluster, chunk);
+        let rows = conn
+            .fetch(
+                &sql,
+                &[
+                    Ty::I64,
+                    Ty::Text,
+                    Ty::Text,
+                    Ty::Text,
+                    Ty::Text,
+                    Ty::I64,
+                    Ty::I64,
+                ],
+            )
+            .await
+            .map_err(|e| inner.errors.map(ctx, e))?;
+        for mut row in rows {
+            let key = (row.take_text(1)?, row.take_text(2)?);
+            stored.insert(
+                key,
+                StoredRow {
+                    id: row.i64(0)?,
+                    uid: row.take_text(3)?,
+                    rv: row.take_text(4)?,
+                    content_hash: row.i64(5)?,
+                    labels_hash: row.i64(6)?,
+                },
+            );
+        }
+    }
+    Ok(stored)
+}
+
+/// The statements that carry out `effects` (tombstones first: they copy stored rows
+/// before the rows are deleted).
+fn statements(
     inner: &Inner,
     rt: &ResourceType,
     cluster: &str,
-    ops: Vec<WriteOp>,
-) -> Result<Applied, StorageError> {
-    check_key("cluster name", cluster, false)?;
-    for op in &ops {
-        if let WriteOp::Upsert(o) = op {
-            let what = |field: &str| format!("{field} of {}/{}", o.meta.namespace, o.meta.name);
-            check_key(&what("metadata.uid"), &o.meta.uid, true)?;
-            check_key(&what("controller owner uid"), &o.meta.owner_uid, true)?;
-        }
-    }
-    if ops.is_empty() {
-        return Ok(Applied {
-            outcome: BatchOutcome {
-                revision: crate::read::current_revision(inner).await?,
-                ..BatchOutcome::default()
-            },
-            inserted: 0,
-        });
-    }
-    let ctx = format!("writing {} of cluster {cluster:?}", rt.gvr.resource);
-    let map = |e| inner.errors.map(&ctx, e);
-
-    let _guard = inner.write_lock.lock().await;
-    let mut tx = inner.pool.write_tx().await.map_err(map)?;
-    let base = lock_revision(tx.as_mut(), inner, &ctx).await?;
-
-    // Existing rows of the batch's keys.
-    let mut states: HashMap<(String, String), KeyState> = HashMap::new();
-    for op in &ops {
-        let key = match op {
-            WriteOp::Upsert(o) => (o.meta.namespace.clone(), o.meta.name.clone()),
-            WriteOp::Delete {
-                namespace, name, ..
-            } => (namespace.clone(), name.clone()),
-        };
-        states.entry(key).or_default();
-    }
-    let keys: Vec<(String, String)> = states
-        .keys()
-        .filter(|(ns, n)| ns.is_ascii() && n.is_ascii())
-        .cloned()
-        .collect();
-    for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let sql = existing_rows_sql(inner.dialect, rt, cluster, chunk);
-        let rows = tx
-            .fetch(
-                &sql,
-                &[Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::I64, Ty::I64],
-            )
-            .await
-            .map_err(map)?;
-        for mut row in rows {
-            let key = (row.take_text(1)?, row.take_text(2)?);
-            if let Some(state) = states.get_mut(&key) {
-                let stored = Stored {
-                    id: row.i64(0)?,
-                    rv: row.take_text(3)?,
-                    content_hash: row.i64(4)?,
-                    labels_hash: row.i64(5)?,
-                };
-                state.current = Some(Current {
-                    id: stored.id,
-                    rv: stored.rv.clone(),
-                    content_hash: stored.content_hash,
-                    labels_hash: stored.labels_hash,
-                    revision: 0,
-                    source: Source::Stored,
-                });
-                state.stored = Some(stored);
-            }
-        }
-    }
-
-    // Decide every op in order against the state left by the ops before it.
-    let mut out = BatchOutcome::default();
-    let mut next = base;
-    let mut tombstones: Vec<Tombstone> = Vec::new();
-    let mut hashes: Vec<(i64, i64)> = Vec::with_capacity(ops.len());
-    for (i, op) in ops.iter().enumerate() {
-        match op {
-            WriteOp::Upsert(o) => {
-                let ch = content_hash(&o.raw);
-                let lh = labels_hash(&o.meta.labels);
-                hashes.push((ch, lh));
-                let key = (o.meta.namespace.clone(), o.meta.name.clone());
-                let state = states.entry(key).or_default();
-                let rv = &o.meta.resource_version;
-                match &state.current {
-                    Some(cur) if is_stale(rv, &cur.rv) => out.stale += 1,
-                    Some(cur) if cur.rv == *rv && cur.content_hash == ch => out.unchanged += 1,
-                    cur => {
-                        next += 1;
-                        let id = cur.as_ref().map_or(next, |c| c.id);
-                        state.current = Some(Current {
-                            id,
-                            rv: rv.clone(),
-                            content_hash: ch,
-                            labels_hash: lh,
-                            revision: next,
-                            source: Source::Op(i),
-                        });
-                        out.written += 1;
-                    }
-                }
-            }
-            WriteOp::Delete {
-                namespace,
-                name,
-                resource_version,
-            } => {
-                hashes.push((0, 0));
-                let key = (namespace.clone(), name.clone());
-                let state = states.entry(key).or_default();
-                match &state.current {
-                    None => out.missing += 1,
-                    Some(cur)
-                        if !resource_version.is_empty() && is_stale(resource_version, &cur.rv) =>
-                    {
-                        out.stale += 1
-                    }
-                    Some(cur) => {
-                        next += 1;
-                        tombstones.push(Tombstone {
-                            revision: next,
-                            created_revision: cur.id,
-                            namespace: namespace.clone(),
-                            name: name.clone(),
-                            source: cur.source,
-                        });
-                        // Whatever the last state's source, the stored row is gone once
-                        // the object it holds is deleted.
-                        if state.stored.as_ref().is_some_and(|s| s.id == cur.id) {
-                            state.stored_deleted = true;
-                        }
-                        state.current = None;
-                        out.deleted += 1;
-                    }
-                }
-            }
-        }
-    }
-    out.revision = u64::try_from(next).unwrap_or(0);
-    if next == base {
-        // Nothing applied: no statements, not even the counter.
-        tx.commit().await.map_err(map)?;
-        return Ok(Applied {
-            outcome: out,
-            inserted: 0,
-        });
-    }
-
-    let now = crate::now_millis();
+    ops: &[WriteOp],
+    effects: &Effects,
+    now: i64,
+) -> Vec<Sql> {
     let mut statements: Vec<Sql> = Vec::new();
 
     // Tombstones of stored rows copy the stored bytes server-side.
-    let stored_tombs: Vec<(i64, i64)> = tombstones
+    let stored_tombs: Vec<(i64, i64)> = effects
+        .tombstones
         .iter()
         .filter(|t| t.source == Source::Stored)
         .map(|t| (t.created_revision, t.revision))
@@ -533,11 +624,12 @@ pub(crate) async fn apply_batch(
         "INSERT INTO pedia_tombstones (revision, created_revision, grp, version, resource, cluster, namespace, name, object, deleted_at) VALUES ",
         "",
     );
-    for t in &tombstones {
+    for t in &effects.tombstones {
         let Source::Op(i) = t.source else { continue };
         let Some(WriteOp::Upsert(o)) = ops.get(i) else {
             continue;
         };
+        let (namespace, name) = ops[t.op].key();
         chunker.row(10, o.raw.len(), |b| {
             b.push("(")
                 .bind_i64(t.revision)
@@ -552,9 +644,9 @@ pub(crate) async fn apply_batch(
                 .push(", ")
                 .bind_text(cluster)
                 .push(", ")
-                .bind_text(&t.namespace)
+                .bind_text(namespace)
                 .push(", ")
-                .bind_text(&t.name)
+                .bind_text(name)
                 .push(", ")
                 .bind_bytes(o.raw.clone())
                 .push(", ")
@@ -564,42 +656,9 @@ pub(crate) async fn apply_batch(
     }
     statements.extend(chunker.finish());
 
-    // Rows and labels.
-    let mut deleted_ids = Vec::new();
-    let mut relabel_ids = Vec::new();
-    let mut rows: Vec<(&Object, &Current)> = Vec::new();
-    let mut labelled: Vec<(&Object, i64)> = Vec::new();
-    let mut inserted = 0u64;
-    for state in states.values() {
-        if state.stored_deleted
-            && let Some(s) = &state.stored
-        {
-            deleted_ids.push(s.id);
-        }
-        let Some(cur) = &state.current else { continue };
-        let Source::Op(i) = cur.source else { continue };
-        let Some(WriteOp::Upsert(o)) = ops.get(i) else {
-            continue;
-        };
-        rows.push((o, cur));
-        let same_row = state
-            .stored
-            .as_ref()
-            .filter(|s| !state.stored_deleted && s.id == cur.id);
-        match same_row {
-            Some(s) if s.labels_hash == cur.labels_hash => {}
-            Some(s) => {
-                relabel_ids.push(s.id);
-                labelled.push((o, cur.id));
-            }
-            None => {
-                inserted += 1;
-                labelled.push((o, cur.id));
-            }
-        }
-    }
-    let mut label_deletes = deleted_ids.clone();
-    label_deletes.extend(&relabel_ids);
+    // Labels of removed and relabelled rows, then the removed rows.
+    let mut label_deletes = effects.deleted_ids.clone();
+    label_deletes.extend(&effects.relabel_ids);
     label_deletes.sort_unstable();
     statements.extend(delete_in(
         inner.dialect,
@@ -607,29 +666,29 @@ pub(crate) async fn apply_batch(
         "resource_id",
         &label_deletes,
     ));
-    deleted_ids.sort_unstable();
     statements.extend(delete_in(
         inner.dialect,
         "pedia_resources",
         "id",
-        &deleted_ids,
+        &effects.deleted_ids,
     ));
 
-    // Row order by id keeps lock order stable across writers.
-    rows.sort_by_key(|(_, cur)| cur.id);
     let mut chunker = Chunker::new(
         inner.dialect,
         inner.max_statement_bytes,
         format!("INSERT INTO pedia_resources ({RESOURCE_COLUMNS}) VALUES "),
         upsert_tail(inner.dialect),
     );
-    for (o, cur) in &rows {
+    for row in &effects.rows {
+        let Some(WriteOp::Upsert(o)) = ops.get(row.op) else {
+            continue;
+        };
         let m = &o.meta;
         let rv_num = m.resource_version_number().map_or(0, as_i64);
         let created = m.created_at.map_or(0, |t| t.as_millis());
         chunker.row(RESOURCE_PARAMS, o.raw.len(), |b| {
             b.push("(")
-                .bind_i64(cur.id)
+                .bind_i64(row.id)
                 .push(", ")
                 .bind_text(&rt.gvr.group)
                 .push(", ")
@@ -655,11 +714,11 @@ pub(crate) async fn apply_batch(
                 .push(", ")
                 .bind_i64(created)
                 .push(", ")
-                .bind_i64(cur.revision)
+                .bind_i64(row.revision)
                 .push(", ")
-                .bind_i64(cur.content_hash)
+                .bind_i64(row.content_hash)
                 .push(", ")
-                .bind_i64(cur.labels_hash)
+                .bind_i64(row.labels_hash)
                 .push(", ")
                 .bind_bytes(o.raw.clone())
                 .push(", ")
@@ -675,7 +734,10 @@ pub(crate) async fn apply_batch(
         "INSERT INTO pedia_labels (resource_id, label_key, label_value, num_value) VALUES ",
         "",
     );
-    for (o, id) in &labelled {
+    for (op, id) in &effects.labelled {
+        let Some(WriteOp::Upsert(o)) = ops.get(*op) else {
+            continue;
+        };
         for (k, v) in &o.meta.labels {
             chunker.row(4, k.len() + v.len(), |b| {
                 b.push("(")
@@ -691,48 +753,101 @@ pub(crate) async fn apply_batch(
         }
     }
     statements.extend(chunker.finish());
+    statements
+}
 
-    // The first batch of a (cluster, resource) registers it for discovery.
+/// Registers (cluster, resource) for discovery (the first batch that stores one).
+fn register_sql(dialect: Dialect, rt: &ResourceType, cluster: &str) -> Sql {
+    let mut b = SqlBuilder::new(dialect);
+    b.push("INSERT INTO pedia_cluster_resources (cluster, grp, version, resource, kind, namespaced) VALUES (")
+        .bind_text(cluster)
+        .push(", ")
+        .bind_text(&rt.gvr.group)
+        .push(", ")
+        .bind_text(&rt.gvr.version)
+        .push(", ")
+        .bind_text(&rt.gvr.resource)
+        .push(", ")
+        .bind_text(&rt.kind)
+        .push(", ")
+        .bind_i64(i64::from(rt.namespaced))
+        .push(")");
+    b.push(match dialect {
+        Dialect::MySql => " ON DUPLICATE KEY UPDATE kind = kind",
+        Dialect::Postgres | Dialect::Sqlite => {
+            " ON CONFLICT (cluster, grp, version, resource) DO NOTHING"
+        }
+    });
+    b.finish()
+}
+
+/// Applies one batch of `cluster`'s writes to `rt` in one transaction: the stored rows
+/// of its names are loaded, the write rules plan the batch, and the plan's effects are
+/// written in multi-row statements.
+pub(crate) async fn apply_batch(
+    inner: &Inner,
+    rt: &ResourceType,
+    cluster: &str,
+    fence: Fence,
+    ops: Vec<WriteOp>,
+) -> Result<Applied, StorageError> {
+    validate(cluster, &ops)?;
+    if ops.is_empty() {
+        return Ok(Applied {
+            outcome: BatchOutcome {
+                revision: crate::read::current_revision(inner).await?,
+                ..BatchOutcome::default()
+            },
+            inserted: 0,
+        });
+    }
+    let ctx = format!("writing {} of cluster {cluster:?}", rt.gvr.resource);
+    let map = |e| inner.errors.map(&ctx, e);
+
+    let _guard = inner.write_lock.lock().await;
+    let mut tx = inner.pool.write_tx().await.map_err(map)?;
+    let base = lock_revision(tx.as_mut(), inner, &ctx).await?;
+    check_fence(tx.as_mut(), inner, &ctx, cluster, fence).await?;
+    let stored = load_rows(tx.as_mut(), inner, &ctx, rt, cluster, &ops).await?;
+    let plan = write_rules::plan(&ops, |ns, name| {
+        stored
+            .get(&(ns.to_owned(), name.to_owned()))
+            .map(StoredRow::state)
+    });
+    let effects = effects(&ops, &stored, &plan, base);
+    let outcome = BatchOutcome {
+        revision: u64::try_from(effects.revision).unwrap_or(0),
+        ..plan.outcome
+    };
+    if effects.revision == base {
+        // Nothing applied: no statements, not even the counter (the fence may be new).
+        tx.commit().await.map_err(map)?;
+        return Ok(Applied {
+            outcome,
+            inserted: 0,
+        });
+    }
+
+    let mut statements = statements(inner, rt, cluster, &ops, &effects, crate::now_millis());
     let pair = (cluster.to_owned(), rt.gvr.clone());
     let register = ops.iter().any(|op| matches!(op, WriteOp::Upsert(_)))
         && !inner.known_pairs().contains(&pair);
     if register {
-        let mut b = SqlBuilder::new(inner.dialect);
-        b.push("INSERT INTO pedia_cluster_resources (cluster, grp, version, resource, kind, namespaced) VALUES (")
-            .bind_text(cluster)
-            .push(", ")
-            .bind_text(&rt.gvr.group)
-            .push(", ")
-            .bind_text(&rt.gvr.version)
-            .push(", ")
-            .bind_text(&rt.gvr.resource)
-            .push(", ")
-            .bind_text(&rt.kind)
-            .push(", ")
-            .bind_i64(i64::from(rt.namespaced))
-            .push(")");
-        b.push(match inner.dialect {
-            Dialect::MySql => " ON DUPLICATE KEY UPDATE kind = kind",
-            Dialect::Postgres | Dialect::Sqlite => {
-                " ON CONFLICT (cluster, grp, version, resource) DO NOTHING"
-            }
-        });
-        statements.push(b.finish());
+        statements.push(register_sql(inner.dialect, rt, cluster));
     }
-
     for sql in &statements {
         tx.execute(sql).await.map_err(map)?;
     }
-    set_revision(tx.as_mut(), inner, &ctx, next).await?;
+    set_revision(tx.as_mut(), inner, &ctx, effects.revision).await?;
     tx.commit().await.map_err(map)?;
     drop(_guard);
     if register {
         inner.known_pairs().insert(pair);
     }
-    inner.notify(out.revision);
+    inner.notify(outcome.revision);
     Ok(Applied {
-        outcome: out,
-        inserted,
+        outcome,
+        inserted: effects.inserted,
     })
 }
 
@@ -742,6 +857,7 @@ pub(crate) async fn clean(
     inner: &Inner,
     cluster: &str,
     gvr: Option<&GroupVersionResource>,
+    fence: Fence,
 ) -> Result<(), StorageError> {
     if !cluster.is_ascii() {
         return Ok(());
@@ -772,6 +888,7 @@ pub(crate) async fn clean(
     let _guard = inner.write_lock.lock().await;
     let mut tx = inner.pool.write_tx().await.map_err(map)?;
     let base = lock_revision(tx.as_mut(), inner, &ctx).await?;
+    check_fence(tx.as_mut(), inner, &ctx, cluster, fence).await?;
 
     let mut b = SqlBuilder::new(inner.dialect);
     b.push("INSERT INTO pedia_tombstones (revision, created_revision, grp, version, resource, cluster, namespace, name, object, deleted_at) SELECT ")
@@ -816,17 +933,107 @@ pub(crate) async fn clean(
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
+    use pedia_core::Object;
 
     use super::*;
 
+    fn upsert(name: &str, uid: &str, rv: &str, label: &str) -> WriteOp {
+        let raw = format!(
+            r#"{{"metadata":{{"namespace":"ns","name":"{name}","uid":"{uid}","resourceVersion":"{rv}","labels":{{"l":"{label}"}}}}}}"#
+        );
+        WriteOp::Upsert(Object::from_json(Bytes::from(raw)).expect("object"))
+    }
+
+    fn row(id: i64, uid: &str, op: &WriteOp) -> ((String, String), StoredRow) {
+        let WriteOp::Upsert(o) = op else {
+            unreachable!()
+        };
+        (
+            (o.meta.namespace.clone(), o.meta.name.clone()),
+            StoredRow {
+                id,
+                uid: uid.into(),
+                rv: o.meta.resource_version.clone(),
+                content_hash: write_rules::content_hash(&o.raw) as i64,
+                labels_hash: labels_hash(&o.meta.labels),
+            },
+        )
+    }
+
+    fn effects_of(ops: &[WriteOp], stored: &StoredRows, base: i64) -> Effects {
+        let plan = write_rules::plan(ops, |ns, name| {
+            stored
+                .get(&(ns.to_owned(), name.to_owned()))
+                .map(StoredRow::state)
+        });
+        effects(ops, stored, &plan, base)
+    }
+
     #[test]
-    fn stale_needs_two_numbers() {
-        assert!(is_stale("9", "10"));
-        assert!(!is_stale("10", "9"));
-        assert!(!is_stale("10", "10"));
-        assert!(!is_stale("abc", "10"));
-        assert!(!is_stale("9", "abc"));
-        assert!(!is_stale("", "10"));
+    fn a_new_uid_deletes_the_stored_row_and_inserts_another() {
+        let stored: StoredRows = [row(5, "old", &upsert("a", "old", "90", "x"))].into();
+        // A lower version under another uid.
+        let ops = vec![upsert("a", "new", "3", "x")];
+        let e = effects_of(&ops, &stored, 10);
+        assert_eq!(
+            e.tombstones,
+            [Tombstone {
+                revision: 11,
+                created_revision: 5,
+                op: 0,
+                source: Source::Stored
+            }]
+        );
+        assert_eq!(e.deleted_ids, [5]);
+        assert_eq!(
+            e.rows
+                .iter()
+                .map(|r| (r.op, r.id, r.revision))
+                .collect::<Vec<_>>(),
+            [(0, 12, 12)]
+        );
+        assert_eq!(e.labelled, [(0, 12)], "the new row gets its own labels");
+        assert_eq!((e.inserted, e.revision), (1, 12));
+    }
+
+    #[test]
+    fn rows_updated_in_place_keep_their_id_and_relabel_only_on_change() {
+        let same = upsert("s", "u", "1", "x");
+        let relabelled = upsert("r", "v", "1", "x");
+        let stored: StoredRows = [row(3, "u", &same), row(4, "v", &relabelled)].into();
+        let ops = vec![upsert("s", "u", "2", "x"), upsert("r", "v", "2", "y")];
+        let e = effects_of(&ops, &stored, 20);
+        assert!(e.tombstones.is_empty() && e.deleted_ids.is_empty());
+        assert_eq!(
+            e.rows
+                .iter()
+                .map(|r| (r.op, r.id, r.revision))
+                .collect::<Vec<_>>(),
+            [(0, 3, 21), (1, 4, 22)]
+        );
+        assert_eq!(e.relabel_ids, [4]);
+        assert_eq!(e.labelled, [(1, 4)]);
+        assert_eq!(e.inserted, 0);
+    }
+
+    #[test]
+    fn a_stored_row_changed_then_deleted_in_one_batch_is_gone() {
+        let stored: StoredRows = [row(7, "u", &upsert("a", "u", "1", "x"))].into();
+        let ops = vec![upsert("a", "u", "2", "y"), WriteOp::delete("ns", "a")];
+        let e = effects_of(&ops, &stored, 7);
+        assert_eq!(
+            e.tombstones,
+            [Tombstone {
+                revision: 9,
+                created_revision: 7,
+                op: 1,
+                source: Source::Op(0)
+            }],
+            "the tombstone holds the batch's last state"
+        );
+        assert_eq!(e.deleted_ids, [7]);
+        assert!(e.rows.is_empty() && e.labelled.is_empty());
+        assert_eq!(e.revision, 9);
     }
 
     #[test]
@@ -840,10 +1047,6 @@ mod tests {
 
     #[test]
     fn hashes_are_stable() {
-        assert_eq!(
-            content_hash(b"{}"),
-            content_hash(&Bytes::from_static(b"{}"))
-        );
         let a = labels_hash(&[("a".into(), "b".into())]);
         let b = labels_hash(&[("ab".into(), String::new())]);
         assert_ne!(a, b);

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
-use pedia_storage::{ErrorKind, StorageFactory, StorageLayer, WriteOp};
+use pedia_storage::{ErrorKind, Fence, StorageFactory, StorageLayer, WriteOp};
 use storage_internal::{InternalLayer, InternalStorage, InternalStorageConfig};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -161,13 +161,13 @@ fn unsupported_queries_say_so() {
         ))
         .expect("object");
         let err = pods
-            .apply_batch("c1", vec![WriteOp::Upsert(bad)])
+            .apply_batch("c1", Fence::Unfenced, vec![WriteOp::Upsert(bad)])
             .await
             .expect_err("bad uid");
         assert_eq!(err.kind(), ErrorKind::BadRequest);
         assert!(err.message().contains("metadata.uid"), "{}", err.message());
         let err = pods
-            .apply_batch("", vec![])
+            .apply_batch("", Fence::Unfenced, vec![])
             .await
             .expect_err("empty cluster");
         assert_eq!(err.kind(), ErrorKind::BadRequest);
@@ -198,16 +198,13 @@ fn watching_compacted_history_is_expired() {
         };
         pods.apply_batch(
             "c1",
+            Fence::Unfenced,
             vec![WriteOp::Upsert(object("a")), WriteOp::Upsert(object("b"))],
         )
         .await
         .expect("write");
-        let delete = |name: &str| WriteOp::Delete {
-            namespace: "ns".into(),
-            name: name.into(),
-            resource_version: String::new(),
-        };
-        pods.apply_batch("c1", vec![delete("a"), delete("b")])
+        let delete = |name: &str| WriteOp::delete("ns", name);
+        pods.apply_batch("c1", Fence::Unfenced, vec![delete("a"), delete("b")])
             .await
             .expect("delete");
         storage.compact_history(0).await.expect("compact");

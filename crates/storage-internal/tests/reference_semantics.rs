@@ -8,9 +8,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use pedia_core::{GroupVersionResource, ListOptions, Object, ResourceType};
-use pedia_storage::WriteOp;
 use pedia_storage::conformance::Fixture;
 use pedia_storage::filter::ObjectFilter;
+use pedia_storage::{Fence, WriteOp};
 use serde_json::json;
 
 fn objects() -> Vec<serde_json::Value> {
@@ -118,9 +118,13 @@ async fn check(fx: Fixture) {
         .into_iter()
         .map(|v| Object::from_json(bytes::Bytes::from(v.to_string())).expect("object"))
         .collect();
-    pods.apply_batch("c1", objects.iter().cloned().map(WriteOp::Upsert).collect())
-        .await
-        .expect("write");
+    pods.apply_batch(
+        "c1",
+        Fence::Unfenced,
+        objects.iter().cloned().map(WriteOp::Upsert).collect(),
+    )
+    .await
+    .expect("write");
     let mut selective = 0;
     for selector in SELECTORS {
         let opts = ListOptions::from_query(&encode(selector))
@@ -208,7 +212,9 @@ async fn check_order(fx: Fixture) {
             WriteOp::Upsert(Object::from_json(bytes::Bytes::from(v.to_string())).expect("object"))
         })
         .collect();
-    cms.apply_batch("c1", ops).await.expect("write");
+    cms.apply_batch("c1", Fence::Unfenced, ops)
+        .await
+        .expect("write");
     let mut expected: Vec<String> = AWKWARD_NAMES.iter().map(|s| (*s).to_owned()).collect();
     expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     for query in [

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use pedia_core::{GroupVersionResource, ListOptions, Object, ResourceType};
-use pedia_storage::{StorageFactory, WatchEventType, WriteOp};
+use pedia_storage::{Fence, StorageFactory, WatchEventType, WriteOp};
 use storage_internal::{InternalStorage, InternalStorageConfig};
 
 fn pods() -> ResourceType {
@@ -46,6 +46,7 @@ async fn exercise(cfg: InternalStorageConfig) {
             let out = pods
                 .apply_batch(
                     "c1",
+                    Fence::Unfenced,
                     vec![WriteOp::Upsert(object(&format!("{prefix}-{i}"), i + 1))],
                 )
                 .await
@@ -64,14 +65,7 @@ async fn exercise(cfg: InternalStorageConfig) {
 
     // A deletion by the other factory reaches this one's watcher.
     let del = pods_b
-        .apply_batch(
-            "c1",
-            vec![WriteOp::Delete {
-                namespace: "ns".into(),
-                name: "a-3".into(),
-                resource_version: String::new(),
-            }],
-        )
+        .apply_batch("c1", Fence::Unfenced, vec![WriteOp::delete("ns", "a-3")])
         .await
         .expect("delete")
         .revision;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use pedia_core::{GroupVersionResource, ListOptions, Object, ResourceType};
-use pedia_storage::{StorageFactory, WriteOp};
+use pedia_storage::{Fence, StorageFactory, WriteOp};
 use storage_internal::{InternalStorage, InternalStorageConfig};
 
 fn object(name: &str) -> Object {
@@ -33,7 +33,7 @@ fn shutdown_ends_streams_cleanly() {
         let dropped = pods.watch(&ListOptions::default(), 0).await.expect("watch");
         drop(dropped);
         let rev = pods
-            .apply_batch("c1", vec![WriteOp::Upsert(object("a"))])
+            .apply_batch("c1", Fence::Unfenced, vec![WriteOp::Upsert(object("a"))])
             .await
             .expect("write")
             .revision;

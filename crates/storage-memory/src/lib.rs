@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_storage::{
-    BatchOutcome, CollectionItem, CollectionList, CollectionResource, ListResult, ResourceStorage,
-    ResourceVersions, Result, Revision, StorageError, StorageFactory, StorageLayer, StoredResource,
-    WatchStream, WriteOp, object_key,
+    BatchOutcome, CollectionItem, CollectionList, CollectionResource, Fence, ListResult,
+    ResourceStorage, ResourceVersions, Result, Revision, StorageError, StorageFactory,
+    StorageLayer, StoredResource, StoredVersion, WatchStream, WriteOp, object_key,
 };
 use serde::Deserialize;
 
@@ -156,8 +156,16 @@ impl ResourceStorage for MemoryResourceStorage {
         ))
     }
 
-    async fn apply_batch(&self, cluster: &str, ops: Vec<WriteOp>) -> Result<BatchOutcome> {
-        let outcome = self.shared.write().apply(&self.resource, cluster, ops);
+    async fn apply_batch(
+        &self,
+        cluster: &str,
+        fence: Fence,
+        ops: Vec<WriteOp>,
+    ) -> Result<BatchOutcome> {
+        let outcome = self
+            .shared
+            .write()
+            .apply(&self.resource, cluster, fence, ops)?;
         if outcome.applied() > 0 {
             self.shared.notify.send_replace(outcome.revision);
         }
@@ -199,7 +207,7 @@ impl StorageFactory for MemoryStorage {
         let state = self.shared.read();
         let mut out = ResourceVersions::new();
         for store in state.resources.values() {
-            let versions: std::collections::HashMap<String, String> = store
+            let versions: std::collections::HashMap<String, StoredVersion> = store
                 .entries
                 .values()
                 .filter(|e| &*e.cluster == cluster)
@@ -207,7 +215,10 @@ impl StorageFactory for MemoryStorage {
                     let m = &e.obj.meta;
                     (
                         object_key(&m.namespace, &m.name),
-                        m.resource_version.clone(),
+                        StoredVersion {
+                            uid: m.uid.clone(),
+                            resource_version: m.resource_version.clone(),
+                        },
                     )
                 })
                 .collect();
@@ -243,18 +254,17 @@ impl StorageFactory for MemoryStorage {
         })
     }
 
-    async fn clean_cluster(&self, cluster: &str) -> Result<()> {
-        self.clean(cluster, |_| true);
-        Ok(())
+    async fn clean_cluster(&self, cluster: &str, fence: Fence) -> Result<()> {
+        self.clean(cluster, fence, |_| true)
     }
 
     async fn clean_cluster_resource(
         &self,
         cluster: &str,
         gvr: &GroupVersionResource,
+        fence: Fence,
     ) -> Result<()> {
-        self.clean(cluster, |g| g == gvr);
-        Ok(())
+        self.clean(cluster, fence, |g| g == gvr)
     }
 
     async fn current_revision(&self) -> Result<Revision> {
@@ -267,13 +277,19 @@ impl StorageFactory for MemoryStorage {
 }
 
 impl MemoryStorage {
-    fn clean(&self, cluster: &str, which: impl Fn(&GroupVersionResource) -> bool) {
+    fn clean(
+        &self,
+        cluster: &str,
+        fence: Fence,
+        which: impl Fn(&GroupVersionResource) -> bool,
+    ) -> Result<()> {
         let revision = {
             let mut state = self.shared.write();
-            state.clean(cluster, which);
+            state.clean(cluster, fence, which)?;
             state.revision
         };
         self.shared.notify.send_replace(revision);
+        Ok(())
     }
 }
 

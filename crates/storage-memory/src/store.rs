@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use pedia_core::{GroupVersionResource, Object, ObjectMeta, ResourceType, parse_resource_version};
-use pedia_storage::{BatchOutcome, Revision, WatchEventType, WriteOp};
+use pedia_core::{GroupVersionResource, Object, ObjectMeta, ResourceType};
+use pedia_storage::write_rules::{self, ChangeKind, ObjectState};
+use pedia_storage::{BatchOutcome, Fence, Result, Revision, WatchEventType, WriteOp};
 
 /// An object version: its bytes and indexed metadata, shared between the current state and
 /// the event history.
@@ -69,10 +70,8 @@ pub(crate) struct State {
     history_limit: usize,
     /// Events at or below this revision are no longer in `history`.
     pub(crate) compacted: Revision,
-}
-
-fn content_hash(raw: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(raw)
+    /// Per cluster, the highest writer epoch that wrote it (the fence).
+    epochs: HashMap<Box<str>, u64>,
 }
 
 impl ResourceStore {
@@ -174,15 +173,6 @@ impl ResourceStore {
     }
 }
 
-/// Whether a write carrying `incoming` must be skipped because the stored `current` is
-/// newer. Only numeric versions compare; anything else always applies.
-fn is_stale(current: &str, incoming: &str) -> bool {
-    matches!(
-        (parse_resource_version(current), parse_resource_version(incoming)),
-        (Some(c), Some(i)) if i < c
-    )
-}
-
 impl State {
     pub(crate) fn new(history_limit: usize) -> Self {
         Self {
@@ -194,7 +184,17 @@ impl State {
             history: VecDeque::new(),
             history_limit,
             compacted: 0,
+            epochs: HashMap::new(),
         }
+    }
+
+    /// Refuses a writer older than the latest that wrote `cluster`; records a newer one.
+    fn fence(&mut self, cluster: &str, fence: Fence) -> Result<()> {
+        let recorded = self.epochs.get(cluster).copied();
+        if let Some(epoch) = write_rules::check_fence(cluster, recorded, fence)? {
+            self.epochs.insert(cluster.into(), epoch);
+        }
+        Ok(())
     }
 
     fn cluster(&mut self, name: &str) -> Arc<str> {
@@ -272,51 +272,73 @@ impl State {
         }
     }
 
-    /// Applies one cluster's batch in order; every applied change gets the next revision.
+    /// Applies one cluster's batch in order, as the write rules plan it; every change
+    /// gets the next revision.
     pub(crate) fn apply(
         &mut self,
         resource: &ResourceType,
         cluster: &str,
+        fence: Fence,
         ops: Vec<WriteOp>,
-    ) -> BatchOutcome {
+    ) -> Result<BatchOutcome> {
+        if ops.is_empty() {
+            return Ok(BatchOutcome {
+                revision: self.revision,
+                ..BatchOutcome::default()
+            });
+        }
+        self.fence(cluster, fence)?;
         let cluster = self.cluster(cluster);
         let gvr = self.gvr(&resource.gvr);
-        let mut out = BatchOutcome::default();
-        self.store_mut(resource)
-            .clusters
-            .insert(Arc::clone(&cluster));
-        for op in ops {
-            match op {
-                WriteOp::Upsert(object) => self.upsert(resource, &gvr, &cluster, object, &mut out),
-                WriteOp::Delete {
-                    namespace,
-                    name,
-                    resource_version,
-                } => self.delete(
-                    resource,
-                    &gvr,
-                    &cluster,
-                    &namespace,
-                    &name,
-                    &resource_version,
-                    &mut out,
-                ),
+        let store = self.store_mut(resource);
+        store.clusters.insert(Arc::clone(&cluster));
+        let store: &ResourceStore = store;
+        let plan = write_rules::plan(&ops, |namespace, name| {
+            store.get(&cluster, namespace, name).map(|e| ObjectState {
+                uid: e.obj.meta.uid.clone(),
+                resource_version: e.obj.meta.resource_version.clone(),
+                content_hash: e.obj.content_hash,
+            })
+        });
+        // Each upsert's object is taken by its one Add or Modify; a re-creating upsert's
+        // Delete comes first and still finds the key.
+        let mut ops: Vec<Option<WriteOp>> = ops.into_iter().map(Some).collect();
+        for change in &plan.changes {
+            match change.kind {
+                ChangeKind::Delete { .. } => {
+                    let Some(op) = &ops[change.op] else { continue };
+                    let (namespace, name) = op.key();
+                    let key = ResourceStore::key(&cluster, namespace, name);
+                    if let Some(id) = self.store_mut(resource).by_key.get(&key).copied() {
+                        self.remove(resource.gvr.clone(), &gvr, id);
+                    }
+                }
+                ChangeKind::Add | ChangeKind::Modify { .. } => {
+                    let Some(WriteOp::Upsert(object)) = ops[change.op].take() else {
+                        continue;
+                    };
+                    let hash = plan.content_hashes[change.op];
+                    self.put(resource, &gvr, &cluster, object, hash);
+                }
             }
         }
-        out.revision = self.revision;
-        out
+        Ok(BatchOutcome {
+            revision: self.revision,
+            ..plan.outcome
+        })
     }
 
-    fn upsert(
+    /// Stores `object`: replaces the object stored at its name (`MODIFIED`) or adds it
+    /// (`ADDED`).
+    fn put(
         &mut self,
         resource: &ResourceType,
         gvr: &Arc<GroupVersionResource>,
         cluster: &Arc<str>,
         object: Object,
-        out: &mut BatchOutcome,
+        hash: u64,
     ) {
         let Object { meta, raw } = object;
-        let hash = content_hash(&raw);
         let key = ResourceStore::key(cluster, &meta.namespace, &meta.name);
         let store = self.store_mut(resource);
         let previous = store
@@ -324,18 +346,6 @@ impl State {
             .get(&key)
             .and_then(|id| store.entries.get(id))
             .cloned();
-        if let Some(prev) = &previous {
-            let stored = &prev.obj;
-            if is_stale(&stored.meta.resource_version, &meta.resource_version) {
-                out.stale += 1;
-                return;
-            }
-            if stored.meta.resource_version == meta.resource_version && stored.content_hash == hash
-            {
-                out.unchanged += 1;
-                return;
-            }
-        }
         self.revision += 1;
         let revision = self.revision;
         let obj = Arc::new(Stored {
@@ -359,7 +369,6 @@ impl State {
         store.index(&entry);
         store.by_key.insert(key, entry.id);
         store.entries.insert(entry.id, entry);
-        out.written += 1;
         self.record(Event {
             revision,
             event_type: if previous.is_some() {
@@ -371,35 +380,6 @@ impl State {
             cluster: Arc::clone(cluster),
             obj,
         });
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn delete(
-        &mut self,
-        resource: &ResourceType,
-        gvr: &Arc<GroupVersionResource>,
-        cluster: &Arc<str>,
-        namespace: &str,
-        name: &str,
-        resource_version: &str,
-        out: &mut BatchOutcome,
-    ) {
-        let key = ResourceStore::key(cluster, namespace, name);
-        let store = self.store_mut(resource);
-        let Some(id) = store.by_key.get(&key).copied() else {
-            out.missing += 1;
-            return;
-        };
-        let Some(entry) = store.entries.get(&id) else {
-            out.missing += 1;
-            return;
-        };
-        if is_stale(&entry.obj.meta.resource_version, resource_version) {
-            out.stale += 1;
-            return;
-        }
-        self.remove(resource.gvr.clone(), gvr, id);
-        out.deleted += 1;
     }
 
     /// Removes one object by id and records its deletion.
@@ -430,7 +410,13 @@ impl State {
     }
 
     /// Removes every object of `cluster` in the resources `which` selects.
-    pub(crate) fn clean(&mut self, cluster: &str, which: impl Fn(&GroupVersionResource) -> bool) {
+    pub(crate) fn clean(
+        &mut self,
+        cluster: &str,
+        fence: Fence,
+        which: impl Fn(&GroupVersionResource) -> bool,
+    ) -> Result<()> {
+        self.fence(cluster, fence)?;
         let targets: Vec<GroupVersionResource> = self
             .resources
             .keys()
@@ -453,5 +439,6 @@ impl State {
                 self.remove(gvr_key.clone(), &gvr, id);
             }
         }
+        Ok(())
     }
 }

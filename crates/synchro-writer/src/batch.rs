@@ -4,18 +4,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pedia_core::ResourceType;
-use pedia_storage::{BatchOutcome, Result, StorageError, StorageFactory, WriteOp};
+use pedia_storage::{BatchOutcome, Fence, Result, StorageError, StorageFactory, WriteOp};
 use serde_json::Value;
 
 use crate::prepare::{Pruning, prepare};
 use crate::resources::resource_of;
 
-/// Writes per resource in chunks of at most `batch_size` changes (one transaction each).
+/// Writes per resource in chunks of at most `batch_size` changes (one transaction each),
+/// as the writer `fence` (unfenced unless [`BatchWriter::with_fence`] says otherwise).
 #[derive(Debug, Clone)]
 pub struct BatchWriter {
     factory: Arc<dyn StorageFactory>,
     cluster: String,
     batch_size: usize,
+    fence: Fence,
 }
 
 impl BatchWriter {
@@ -28,11 +30,23 @@ impl BatchWriter {
             factory,
             cluster: cluster.into(),
             batch_size: batch_size.max(1),
+            fence: Fence::Unfenced,
         }
+    }
+
+    /// Writes as the leader of `fence`: storage refuses the writes once a later leader
+    /// wrote the cluster.
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
     }
 
     pub fn cluster(&self) -> &str {
         &self.cluster
+    }
+
+    pub fn fence(&self) -> Fence {
+        self.fence
     }
 
     /// Applies `ops` to `resource`, in order, chunk by chunk; returns the summed outcome.
@@ -42,13 +56,10 @@ impl BatchWriter {
         let mut ops = ops.into_iter().peekable();
         while ops.peek().is_some() {
             let chunk: Vec<WriteOp> = ops.by_ref().take(self.batch_size).collect();
-            let out = storage.apply_batch(&self.cluster, chunk).await?;
-            total.written += out.written;
-            total.deleted += out.deleted;
-            total.unchanged += out.unchanged;
-            total.stale += out.stale;
-            total.missing += out.missing;
-            total.revision = out.revision;
+            let out = storage
+                .apply_batch(&self.cluster, self.fence, chunk)
+                .await?;
+            total.add(&out);
         }
         Ok(total)
     }
@@ -61,10 +72,11 @@ pub struct LoadSummary {
 }
 
 impl LoadSummary {
+    /// Objects stored, whether written or found unchanged.
     pub fn objects(&self) -> u64 {
         self.resources
             .values()
-            .map(|o| o.written + o.unchanged + o.stale)
+            .map(|o| o.written + o.unchanged)
             .sum()
     }
 }
@@ -105,6 +117,7 @@ pub async fn load_objects(
             cluster,
             resource = %resource.gvr,
             written = out.written,
+            recreated = out.recreated,
             unchanged = out.unchanged,
             "loaded"
         );

@@ -82,6 +82,12 @@ const SQLITE_SCHEMA: &[&str] = &[
         namespaced BOOLEAN NOT NULL,
         PRIMARY KEY (cluster, api_group, api_version, resource)
     )",
+    // The writer fence: per cluster, the highest epoch that wrote it (kept when the
+    // cluster is cleaned).
+    "CREATE TABLE IF NOT EXISTS sample_writers (
+        cluster TEXT PRIMARY KEY,
+        epoch BIGINT NOT NULL
+    )",
 ];
 
 const POSTGRES_SCHEMA: &[&str] = &[
@@ -134,6 +140,12 @@ const POSTGRES_SCHEMA: &[&str] = &[
         kind TEXT NOT NULL,
         namespaced BOOLEAN NOT NULL,
         PRIMARY KEY (cluster, api_group, api_version, resource)
+    )",
+    // The writer fence: per cluster, the highest epoch that wrote it (kept when the
+    // cluster is cleaned).
+    "CREATE TABLE IF NOT EXISTS sample_writers (
+        cluster TEXT PRIMARY KEY,
+        epoch BIGINT NOT NULL
     )",
 ];
 
@@ -727,10 +739,13 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// The stored resourceVersion and content hash of one object.
-    pub(crate) async fn object_version(&mut self, key: Key<'_>) -> Result<Option<(String, i64)>> {
+    /// The stored uid, resourceVersion and content hash of one object.
+    pub(crate) async fn object_state(
+        &mut self,
+        key: Key<'_>,
+    ) -> Result<Option<(String, String, i64)>> {
         let sql = format!(
-            "SELECT resource_version, content_hash FROM sample_objects WHERE {KEY_CONDITION}"
+            "SELECT uid, resource_version, content_hash FROM sample_objects WHERE {KEY_CONDITION}"
         );
         each!(self, c => sqlx::query_as(AssertSqlSafe(sql))
             .bind(key.gvr.group.as_str())
@@ -742,6 +757,34 @@ impl Conn<'_> {
             .fetch_optional(&mut **c)
             .await)
         .map_err(|e| db_error("reading a stored object's version", e))
+    }
+
+    /// The highest writer epoch that wrote `cluster`, if a fenced writer did.
+    pub(crate) async fn writer_epoch(&mut self, cluster: &str) -> Result<Option<u64>> {
+        let sql = "SELECT epoch FROM sample_writers WHERE cluster = $1";
+        let epoch: Option<i64> = each!(self, c => sqlx::query_scalar(sql)
+            .bind(cluster)
+            .fetch_optional(&mut **c)
+            .await)
+        .map_err(|e| db_error("reading the writer epoch", e))?;
+        Ok(epoch.map(from_db))
+    }
+
+    /// Records `epoch` as the highest that wrote `cluster`.
+    pub(crate) async fn set_writer_epoch(&mut self, cluster: &str, epoch: u64) -> Result<()> {
+        let sql = "INSERT INTO sample_writers (cluster, epoch) VALUES ($1, $2)
+            ON CONFLICT (cluster) DO UPDATE SET epoch = excluded.epoch";
+        let epoch = i64::try_from(epoch).map_err(|_| {
+            StorageError::bad_request(format!("writer epoch {epoch} is out of range"))
+        })?;
+        each!(self, c => sqlx::query(sql)
+            .bind(cluster)
+            .bind(epoch)
+            .execute(&mut **c)
+            .await
+            .map(|_| ()))
+        .map_err(|e| db_error("recording the writer epoch", e))?;
+        Ok(())
     }
 
     /// The stored bytes of one object.
@@ -1004,12 +1047,12 @@ impl Conn<'_> {
         })
     }
 
-    /// (resource, namespace, name, resourceVersion) of every object of `cluster`.
+    /// (resource, namespace, name, uid, resourceVersion) of every object of `cluster`.
     pub(crate) async fn versions(
         &mut self,
         cluster: &str,
-    ) -> Result<Vec<(GroupVersionResource, String, String, String)>> {
-        let sql = "SELECT api_group, api_version, resource, namespace, name, resource_version
+    ) -> Result<Vec<(GroupVersionResource, String, String, String, String)>> {
+        let sql = "SELECT api_group, api_version, resource, namespace, name, uid, resource_version
             FROM sample_objects WHERE cluster = $1";
         let fail = |e| db_error("reading resource versions", e);
         each!(self, c => {
@@ -1025,6 +1068,7 @@ impl Conn<'_> {
                         gvr,
                         row.try_get::<String, _>("namespace")?,
                         row.try_get::<String, _>("name")?,
+                        row.try_get::<String, _>("uid")?,
                         row.try_get::<String, _>("resource_version")?,
                     ))
                 })

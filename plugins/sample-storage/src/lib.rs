@@ -27,9 +27,9 @@ use pedia_plugin_api::async_trait;
 use pedia_plugin_api::bytes::Bytes;
 use pedia_plugin_api::pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_plugin_api::pedia_storage::{
-    BatchOutcome, CollectionItem, CollectionList, CollectionResource, ListResult, ResourceStorage,
-    ResourceVersions, Result, Revision, StorageError, StorageFactory, StorageLayer, StoredResource,
-    WatchStream, WriteOp,
+    BatchOutcome, CollectionItem, CollectionList, CollectionResource, Fence, ListResult,
+    ResourceStorage, ResourceVersions, Result, Revision, StorageError, StorageFactory,
+    StorageLayer, StoredResource, WatchStream, WriteOp,
 };
 
 pub use crate::config::{DatabaseType, SampleConfig};
@@ -139,8 +139,13 @@ impl ResourceStorage for SampleResourceStorage {
         .await
     }
 
-    async fn apply_batch(&self, cluster: &str, ops: Vec<WriteOp>) -> Result<BatchOutcome> {
-        write::apply_batch(&self.shared, &self.resource, cluster, ops).await
+    async fn apply_batch(
+        &self,
+        cluster: &str,
+        fence: Fence,
+        ops: Vec<WriteOp>,
+    ) -> Result<BatchOutcome> {
+        write::apply_batch(&self.shared, &self.resource, cluster, fence, ops).await
     }
 }
 
@@ -188,16 +193,17 @@ impl StorageFactory for SampleStorage {
         })
     }
 
-    async fn clean_cluster(&self, cluster: &str) -> Result<()> {
-        write::clean(&self.shared, cluster, None).await
+    async fn clean_cluster(&self, cluster: &str, fence: Fence) -> Result<()> {
+        write::clean(&self.shared, cluster, None, fence).await
     }
 
     async fn clean_cluster_resource(
         &self,
         cluster: &str,
         gvr: &GroupVersionResource,
+        fence: Fence,
     ) -> Result<()> {
-        write::clean(&self.shared, cluster, Some(gvr)).await
+        write::clean(&self.shared, cluster, Some(gvr), fence).await
     }
 
     async fn current_revision(&self) -> Result<Revision> {

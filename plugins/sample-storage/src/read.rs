@@ -15,7 +15,7 @@ use pedia_plugin_api::pedia_storage::filter::{
 };
 use pedia_plugin_api::pedia_storage::{
     CollectionResource, ResourceVersions, Result, Revision, StorageError, StoredResource,
-    object_key,
+    StoredVersion, object_key,
 };
 
 use crate::db::{Arg, Conn, Key, ObjectRow, SELECT_OBJECTS, Select};
@@ -308,10 +308,14 @@ pub(crate) async fn stored_resources(shared: &Shared) -> Result<Vec<StoredResour
 pub(crate) async fn resource_versions(shared: &Shared, cluster: &str) -> Result<ResourceVersions> {
     let mut pooled = shared.db.pooled().await?;
     let mut out = ResourceVersions::new();
-    for (gvr, namespace, name, version) in pooled.conn().versions(cluster).await? {
-        out.entry(gvr)
-            .or_default()
-            .insert(object_key(&namespace, &name), version);
+    for (gvr, namespace, name, uid, resource_version) in pooled.conn().versions(cluster).await? {
+        out.entry(gvr).or_default().insert(
+            object_key(&namespace, &name),
+            StoredVersion {
+                uid,
+                resource_version,
+            },
+        );
     }
     Ok(out)
 }

@@ -1,33 +1,18 @@
-//! The write side: applying a cluster's batch in one transaction (deciding stale and
-//! unchanged writes, one revision and one event per applied change), cleaning clusters,
-//! and pruning the event log.
+//! The write side: applying a cluster's batch in one transaction (the shared write
+//! rules of `pedia_storage::write_rules` plan it; one revision and one event per
+//! change), the writer fence, cleaning clusters, and pruning the event log.
 
-use pedia_plugin_api::pedia_core::{
-    GroupVersionResource, Object, ResourceType, parse_resource_version,
-};
+use std::collections::HashMap;
+
+use pedia_plugin_api::pedia_core::{GroupVersionResource, Object, ResourceType};
 use pedia_plugin_api::pedia_storage::filter::created_millis;
+use pedia_plugin_api::pedia_storage::write_rules::{self, ChangeKind, ObjectState};
 use pedia_plugin_api::pedia_storage::{
-    BatchOutcome, Result, Revision, StorageError, WatchEventType, WriteOp,
+    BatchOutcome, Fence, Result, Revision, StorageError, WatchEventType, WriteOp,
 };
 
 use crate::Shared;
 use crate::db::{Conn, Key, NewObject};
-
-/// Whether a write carrying `incoming` must be skipped because the stored version
-/// `current` is newer. Only numeric versions compare; anything else (including an empty
-/// incoming version) always applies.
-fn is_stale(current: &str, incoming: &str) -> bool {
-    matches!(
-        (parse_resource_version(current), parse_resource_version(incoming)),
-        (Some(c), Some(i)) if i < c
-    )
-}
-
-/// The hash that tells an unchanged upsert (same version, same bytes) from a re-pruned one.
-fn content_hash(raw: &[u8]) -> i64 {
-    // Stored as BIGINT: the bits are what matter, not the sign.
-    i64::from_ne_bytes(xxhash_rust::xxh3::xxh3_64(raw).to_ne_bytes())
-}
 
 fn labels_json(object: &Object) -> Result<String> {
     let labels: serde_json::Map<String, serde_json::Value> = object
@@ -39,52 +24,94 @@ fn labels_json(object: &Object) -> Result<String> {
     serde_json::to_string(&labels).map_err(|e| StorageError::internal("encoding labels", e))
 }
 
+/// Refuses `fence` if a later epoch wrote `cluster`; records a newer epoch. Runs after
+/// the write lock is taken, so the check and the batch are one step.
+async fn check_fence(conn: &mut Conn<'_>, cluster: &str, fence: Fence) -> Result<()> {
+    if fence == Fence::Unfenced {
+        return Ok(());
+    }
+    let recorded = conn.writer_epoch(cluster).await?;
+    if let Some(epoch) = write_rules::check_fence(cluster, recorded, fence)? {
+        conn.set_writer_epoch(cluster, epoch).await?;
+    }
+    Ok(())
+}
+
 /// Applies `ops` of `cluster` to `resource` atomically and in order.
 pub(crate) async fn apply_batch(
     shared: &Shared,
     resource: &ResourceType,
     cluster: &str,
+    fence: Fence,
     ops: Vec<WriteOp>,
 ) -> Result<BatchOutcome> {
+    if ops.is_empty() {
+        let mut pooled = shared.db.pooled().await?;
+        return Ok(BatchOutcome {
+            revision: pooled.conn().meta(false).await?.0,
+            ..BatchOutcome::default()
+        });
+    }
     let mut tx = shared.db.write_tx().await?;
     let mut conn = tx.conn();
     let (start, compacted) = conn.meta(true).await?;
-    let mut out = BatchOutcome::default();
-    let mut revision = start;
+    check_fence(&mut conn, cluster, fence).await?;
     conn.register(cluster, resource).await?;
-    for op in ops {
-        match op {
-            WriteOp::Upsert(object) => {
-                upsert(
-                    &mut conn,
-                    resource,
-                    cluster,
-                    &object,
-                    &mut revision,
-                    &mut out,
-                )
-                .await?;
-            }
-            WriteOp::Delete {
-                namespace,
-                name,
+
+    // What is stored at each name of the batch, then the plan.
+    let mut stored: HashMap<(&str, &str), Option<ObjectState>> = HashMap::new();
+    for op in &ops {
+        let (namespace, name) = op.key();
+        if stored.contains_key(&(namespace, name)) {
+            continue;
+        }
+        let key = Key {
+            gvr: &resource.gvr,
+            cluster,
+            namespace,
+            name,
+        };
+        let state = conn
+            .object_state(key)
+            .await?
+            .map(|(uid, resource_version, hash)| ObjectState {
+                uid,
                 resource_version,
-            } => {
-                let key = Key {
-                    gvr: &resource.gvr,
-                    cluster,
-                    namespace: &namespace,
-                    name: &name,
+                content_hash: hash as u64,
+            });
+        stored.insert((namespace, name), state);
+    }
+    let plan = write_rules::plan(&ops, |namespace, name| {
+        stored.get(&(namespace, name)).cloned().flatten()
+    });
+
+    // The changes in order, each with its revision and event.
+    let mut revision = start;
+    for change in &plan.changes {
+        revision += 1;
+        let (namespace, name) = ops[change.op].key();
+        let key = Key {
+            gvr: &resource.gvr,
+            cluster,
+            namespace,
+            name,
+        };
+        let WriteOp::Upsert(object) = &ops[change.op] else {
+            conn.delete_object(revision, key).await?;
+            continue;
+        };
+        match change.kind {
+            ChangeKind::Delete { .. } => conn.delete_object(revision, key).await?,
+            ChangeKind::Add | ChangeKind::Modify { .. } => {
+                let hash = plan.content_hashes[change.op] as i64;
+                put(&mut conn, resource, cluster, object, hash, revision).await?;
+                let event_type = if change.kind == ChangeKind::Add {
+                    WatchEventType::Added
+                } else {
+                    WatchEventType::Modified
                 };
-                match conn.object_version(key).await? {
-                    None => out.missing += 1,
-                    Some((current, _)) if is_stale(&current, &resource_version) => out.stale += 1,
-                    Some(_) => {
-                        revision += 1;
-                        conn.delete_object(revision, key).await?;
-                        out.deleted += 1;
-                    }
-                }
+                conn.add_event(revision, key, event_type, &object.raw)
+                    .await?;
             }
         }
     }
@@ -95,38 +122,22 @@ pub(crate) async fn apply_batch(
     if revision > start {
         shared.notify.send_replace(revision);
     }
-    out.revision = revision;
-    Ok(out)
+    Ok(BatchOutcome {
+        revision,
+        ..plan.outcome
+    })
 }
 
-async fn upsert(
+/// Inserts or replaces the row of `object` (its event is recorded by the caller).
+async fn put(
     conn: &mut Conn<'_>,
     resource: &ResourceType,
     cluster: &str,
     object: &Object,
-    revision: &mut Revision,
-    out: &mut BatchOutcome,
+    content_hash: i64,
+    revision: Revision,
 ) -> Result<()> {
     let meta = &object.meta;
-    let key = Key {
-        gvr: &resource.gvr,
-        cluster,
-        namespace: &meta.namespace,
-        name: &meta.name,
-    };
-    let hash = content_hash(&object.raw);
-    let previous = conn.object_version(key).await?;
-    if let Some((current, current_hash)) = &previous {
-        if is_stale(current, &meta.resource_version) {
-            out.stale += 1;
-            return Ok(());
-        }
-        if *current == meta.resource_version && *current_hash == hash {
-            out.unchanged += 1;
-            return Ok(());
-        }
-    }
-    *revision += 1;
     let labels = labels_json(object)?;
     conn.put_object(&NewObject {
         resource,
@@ -137,21 +148,12 @@ async fn upsert(
         owner_uid: &meta.owner_uid,
         resource_version: &meta.resource_version,
         created_at: created_millis(meta),
-        revision: *revision,
-        content_hash: hash,
+        revision,
+        content_hash,
         labels: &labels,
         object: &object.raw,
     })
-    .await?;
-    let event_type = if previous.is_some() {
-        WatchEventType::Modified
-    } else {
-        WatchEventType::Added
-    };
-    conn.add_event(*revision, key, event_type, &object.raw)
-        .await?;
-    out.written += 1;
-    Ok(())
+    .await
 }
 
 /// Stores the new revision and prunes the event log to the configured history.
@@ -177,10 +179,12 @@ pub(crate) async fn clean(
     shared: &Shared,
     cluster: &str,
     gvr: Option<&GroupVersionResource>,
+    fence: Fence,
 ) -> Result<()> {
     let mut tx = shared.db.write_tx().await?;
     let mut conn = tx.conn();
     let (start, compacted) = conn.meta(true).await?;
+    check_fence(&mut conn, cluster, fence).await?;
     let removed = conn.delete_all(cluster, gvr, start).await?;
     conn.unregister(cluster, gvr).await?;
     let revision = start + removed;
@@ -192,25 +196,4 @@ pub(crate) async fn clean(
         shared.notify.send_replace(revision);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn staleness_compares_numbers_only() {
-        assert!(is_stale("10", "9"));
-        assert!(!is_stale("9", "10"), "numeric, not textual");
-        assert!(!is_stale("10", "10"));
-        assert!(!is_stale("10", ""), "an unknown version always applies");
-        assert!(!is_stale("abc", "1"));
-        assert!(!is_stale("", "1"));
-    }
-
-    #[test]
-    fn hashes_differ_with_content() {
-        assert_eq!(content_hash(b"{}"), content_hash(b"{}"));
-        assert_ne!(content_hash(b"{}"), content_hash(b"{ }"));
-    }
 }

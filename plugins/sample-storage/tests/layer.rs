@@ -12,7 +12,8 @@ use futures::StreamExt;
 use pedia_plugin_api::bytes::Bytes;
 use pedia_plugin_api::pedia_core::{GroupVersionResource, ListOptions, Object, ResourceType};
 use pedia_plugin_api::pedia_storage::{
-    ErrorKind, ResourceStorage, Revision, StorageFactory, WatchEventType, WatchStream, WriteOp,
+    ErrorKind, Fence, ResourceStorage, Revision, StorageFactory, WatchEventType, WatchStream,
+    WriteOp,
 };
 use sample_storage::{DatabaseType, SampleConfig, SampleStorage};
 
@@ -48,7 +49,11 @@ async fn connect(config: SampleConfig) -> SampleStorage {
 
 async fn put(storage: &Arc<dyn ResourceStorage>, name: &str, rv: u64) -> Revision {
     storage
-        .apply_batch("c1", vec![WriteOp::Upsert(pod("c1", name, rv))])
+        .apply_batch(
+            "c1",
+            Fence::Unfenced,
+            vec![WriteOp::Upsert(pod("c1", name, rv))],
+        )
         .await
         .expect("write")
         .revision
@@ -150,7 +155,10 @@ async fn concurrent_starts_and_writers(db: &TestDb) {
                 let ops = (0..3)
                     .map(|k| WriteOp::Upsert(pod("c1", &format!("w{i}-{round}-{k}"), 1)))
                     .collect();
-                let out = pods.apply_batch("c1", ops).await.expect("write");
+                let out = pods
+                    .apply_batch("c1", Fence::Unfenced, ops)
+                    .await
+                    .expect("write");
                 assert_eq!(out.written, 3);
             }
         })

@@ -12,7 +12,7 @@ use pedia_plugin_api::async_trait;
 use pedia_plugin_api::bytes::Bytes;
 use pedia_plugin_api::pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_plugin_api::pedia_storage::{
-    BatchOutcome, CollectionList, CollectionResource, ListResult, ResourceStorage,
+    BatchOutcome, CollectionList, CollectionResource, Fence, ListResult, ResourceStorage,
     ResourceVersions, Result, Revision, StorageError, StorageFactory, StoredResource, WatchStream,
     WriteOp,
 };
@@ -88,7 +88,12 @@ impl ResourceStorage for BehaviourStorage {
         Err(StorageError::unsupported("test-behaviour does not watch"))
     }
 
-    async fn apply_batch(&self, _cluster: &str, ops: Vec<WriteOp>) -> Result<BatchOutcome> {
+    async fn apply_batch(
+        &self,
+        _cluster: &str,
+        _fence: Fence,
+        ops: Vec<WriteOp>,
+    ) -> Result<BatchOutcome> {
         Ok(BatchOutcome {
             written: ops.len() as u64,
             revision: REVISION,
@@ -129,7 +134,7 @@ impl StorageFactory for Behaviour {
         ))
     }
 
-    async fn clean_cluster(&self, _cluster: &str) -> Result<()> {
+    async fn clean_cluster(&self, _cluster: &str, _fence: Fence) -> Result<()> {
         Ok(())
     }
 
@@ -137,6 +142,7 @@ impl StorageFactory for Behaviour {
         &self,
         _cluster: &str,
         _gvr: &GroupVersionResource,
+        _fence: Fence,
     ) -> Result<()> {
         Ok(())
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use pedia_core::{GroupVersionResource, Object, ResourceType};
-use pedia_storage::{StorageFactory, WriteOp};
+use pedia_storage::{Fence, StorageFactory, WriteOp};
 use pedia_testkit::https::Api;
 
 /// `token,user,uid,"groups"`: alice is in `pay`, root in `system:masters`.
@@ -122,7 +122,7 @@ pub(crate) async fn put_raw(
         .resource_storage(rt)
         .await
         .expect("resource storage")
-        .apply_batch(cluster, vec![WriteOp::Upsert(object)])
+        .apply_batch(cluster, Fence::Unfenced, vec![WriteOp::Upsert(object)])
         .await
         .expect("write");
 }

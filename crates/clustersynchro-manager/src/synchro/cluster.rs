@@ -1,6 +1,7 @@
 //! Syncing one cluster: connect with its credentials, check its health periodically with
 //! backoff, resolve what to sync by discovery, and run one resource synchro per resource.
-//! Resources dropped from the spec are cleaned from storage.
+//! Resources dropped from the spec are cleaned from storage. When storage refuses a write
+//! because a later leader writes the cluster (the fence), the whole cluster stops.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use pedia_core::GroupVersionResource;
 use pedia_core::cluster::{ClusterGroupResources, ClusterSpec};
-use pedia_storage::StorageFactory;
+use pedia_storage::{Fence, StorageFactory, StoredVersion};
 use synchro_writer::{BatchWriter, Pruning};
 use tokio::task::JoinHandle;
 
@@ -29,21 +30,31 @@ pub struct SynchroContext {
     pub secrets: Arc<dyn SecretSource>,
     /// How often a healthy cluster is checked.
     pub health_interval: Duration,
+    /// The writer fence of this manager's storage writes.
+    pub fence: Fence,
 }
 
 impl std::fmt::Debug for SynchroContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SynchroContext")
             .field("pruning", &self.pruning)
+            .field("fence", &self.fence)
             .finish()
     }
 }
 
-/// A running cluster synchro; dropping it does not stop it, [`ClusterSynchro::stop`] does.
+/// A running cluster synchro; it stops when dropped (or [`ClusterSynchro::stop`]ped), so
+/// a manager that stops, or loses its lease, leaves no cluster syncing.
 #[derive(Debug)]
 pub struct ClusterSynchro {
     pub name: String,
     task: JoinHandle<()>,
+}
+
+impl Drop for ClusterSynchro {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl ClusterSynchro {
@@ -61,7 +72,7 @@ impl ClusterSynchro {
 
     /// Stops every task of this cluster.
     pub fn stop(self) {
-        self.task.abort();
+        drop(self);
     }
 }
 
@@ -144,10 +155,11 @@ async fn run(
     ctx.progress
         .update_health(&name, |h| h.unresolved = unresolved);
 
-    let tasks = match start_resources(&ctx, &name, &client, &targets).await {
+    let (fenced_tx, mut fenced) = tokio::sync::watch::channel(None);
+    let tasks = match start_resources(&ctx, &name, &client, &targets, fenced_tx).await {
         Ok(t) => t,
         Err(err) => {
-            tracing::error!(cluster = %name, error = %err.detail(), "cannot read stored resource versions");
+            tracing::error!(cluster = %name, error = %err.detail(), "cannot prepare the cluster's storage");
             ctx.progress
                 .update_health(&name, |h| h.message = format!("storage: {}", err.message()));
             return;
@@ -155,15 +167,32 @@ async fn run(
     };
     let _tasks = Tasks(tasks);
 
-    // Health checks for as long as the cluster is synced.
-    let mut wait = ctx.health_interval;
-    loop {
-        tokio::time::sleep(wait).await;
-        wait = if check_health(&ctx, &name, &client).await {
-            ctx.health_interval
-        } else {
-            (wait * 2).min(MAX_BACKOFF)
-        };
+    // Health checks for as long as the cluster is synced, unless a later leader took it.
+    let health = async {
+        let mut wait = ctx.health_interval;
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = if check_health(&ctx, &name, &client).await {
+                ctx.health_interval
+            } else {
+                (wait * 2).min(MAX_BACKOFF)
+            };
+        }
+    };
+    let fenced_out = async {
+        fenced
+            .wait_for(Option::is_some)
+            .await
+            .map(|m| m.clone().unwrap_or_default())
+    };
+    tokio::select! {
+        () = health => {}
+        // Ends with an error (ignored) if every resource task is gone.
+        Ok(message) = fenced_out => {
+            tracing::error!(cluster = %name, error = %message, "fenced out by a later leader: stopped syncing the cluster");
+            ctx.progress
+                .update_health(&name, |h| h.message = format!("storage: {message}"));
+        }
     }
 }
 
@@ -172,6 +201,7 @@ async fn start_resources(
     name: &str,
     client: &kube::Client,
     targets: &[SyncTarget],
+    fenced: tokio::sync::watch::Sender<Option<String>>,
 ) -> pedia_storage::Result<Vec<JoinHandle<()>>> {
     ctx.storage.prepare_cluster(name).await?;
     let mut stored = ctx.storage.resource_versions(name).await?;
@@ -185,14 +215,17 @@ async fn start_resources(
         .collect::<Vec<_>>()
     {
         tracing::info!(cluster = name, resource = %gvr, "no longer synced: removing its objects");
-        ctx.storage.clean_cluster_resource(name, &gvr).await?;
+        ctx.storage
+            .clean_cluster_resource(name, &gvr, ctx.fence)
+            .await?;
     }
-    let writer = BatchWriter::new(Arc::clone(&ctx.storage), name, BATCH_SIZE);
+    let writer = BatchWriter::new(Arc::clone(&ctx.storage), name, BATCH_SIZE).with_fence(ctx.fence);
+    let fenced = Arc::new(fenced);
     let mut progresses = Vec::new();
     let mut tasks = Vec::new();
     for target in targets {
         let gvr = target.resource_type().gvr;
-        let known: HashMap<String, String> = stored.remove(&gvr).unwrap_or_default();
+        let known: HashMap<String, StoredVersion> = stored.remove(&gvr).unwrap_or_default();
         let progress = ResourceProgress::new(
             name,
             &target.label(),
@@ -208,6 +241,7 @@ async fn start_resources(
             pruning: ctx.pruning,
             progress,
             known,
+            fenced: Arc::clone(&fenced),
         };
         tasks.push(tokio::spawn(synchro.run()));
     }

@@ -1,7 +1,9 @@
 //! Syncing one resource of one cluster: a paginated initial list then a watch (kube-rs'
 //! watcher, which relists on `410 Gone`), turned into batched storage writes. Objects whose
-//! stored resourceVersion already matches are not rewritten (after a restart or a relist),
-//! and objects that disappeared while nobody watched are deleted when a list completes.
+//! stored uid and resourceVersion already match are not rewritten (after a restart or a
+//! relist; a re-created cluster reuses versions, so the uid counts too), and objects that
+//! disappeared while nobody watched are deleted when a list completes. Deletes name the
+//! incarnation (uid) they delete. A write refused by the fence stops the synchro.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use kube::api::{Api, DynamicObject, TypeMeta};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use pedia_core::ResourceType;
-use pedia_storage::{WriteOp, object_key};
+use pedia_storage::{ErrorKind, StoredVersion, WriteOp, object_key};
 use synchro_writer::{BatchWriter, Pruning, prepare_typed};
 use tokio::time::Instant;
 
@@ -35,20 +37,26 @@ pub struct ResourceSynchro {
     pub writer: BatchWriter,
     pub pruning: Pruning,
     pub progress: Arc<ResourceProgress>,
-    /// Stored resourceVersions of this resource's objects (`ns/name` -> rv).
-    pub known: HashMap<String, String>,
+    /// Stored versions of this resource's objects (`ns/name` -> uid and rv).
+    pub known: HashMap<String, StoredVersion>,
+    /// Told why, when storage refuses this manager's writes because a later leader writes
+    /// the cluster (the cluster synchro then stops every resource).
+    pub fenced: Arc<tokio::sync::watch::Sender<Option<String>>>,
 }
 
-/// Pending writes with the resourceVersion each leaves behind in `known`.
+/// The synchro must stop: a later leader writes the cluster.
+struct FencedOut;
+
+/// Pending writes with the version each leaves behind in `known`.
 #[derive(Default)]
 struct Pending {
     ops: Vec<WriteOp>,
-    effects: Vec<(String, Option<String>)>,
+    effects: Vec<(String, Option<StoredVersion>)>,
     since: Option<Instant>,
 }
 
 impl Pending {
-    fn push(&mut self, op: WriteOp, key: String, rv: Option<String>) {
+    fn push(&mut self, op: WriteOp, key: String, rv: Option<StoredVersion>) {
         if self.ops.is_empty() {
             self.since = Some(Instant::now());
         }
@@ -75,7 +83,10 @@ impl ResourceSynchro {
 
     fn upsert(&self, pending: &mut Pending, mut obj: DynamicObject) {
         let key = key_of(&obj);
-        let rv = obj.metadata.resource_version.clone().unwrap_or_default();
+        let version = StoredVersion {
+            uid: obj.metadata.uid.clone().unwrap_or_default(),
+            resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
+        };
         // List items come without apiVersion and kind.
         obj.types = Some(TypeMeta {
             api_version: self.target.api.api_version.clone(),
@@ -87,30 +98,24 @@ impl ResourceSynchro {
             self.writer.cluster(),
             self.pruning,
         ) {
-            Ok(object) => pending.push(WriteOp::Upsert(object), key, Some(rv)),
+            Ok(object) => pending.push(WriteOp::Upsert(object), key, Some(version)),
             Err(err) => {
                 tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), object = %key, error = %err, "skipping an object that cannot be stored");
             }
         }
     }
 
-    fn delete(pending: &mut Pending, key: String, namespace: &str, name: &str, rv: String) {
-        pending.push(
-            WriteOp::Delete {
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
-                resource_version: rv,
-            },
-            key,
-            None,
-        );
+    /// Deletes the incarnation `uid` of `namespace/name` (whatever is stored if unknown).
+    fn delete(pending: &mut Pending, key: String, namespace: &str, name: &str, uid: &str) {
+        pending.push(WriteOp::delete_uid(namespace, name, uid), key, None);
     }
 
     /// Writes the pending batch, retrying until it is stored (storage outages must not lose
-    /// changes) or the task is cancelled.
-    async fn flush(&mut self, pending: &mut Pending) {
+    /// changes) or the task is cancelled. `FencedOut` when a later leader writes the
+    /// cluster: nothing is retried then.
+    async fn flush(&mut self, pending: &mut Pending) -> Result<(), FencedOut> {
         if pending.ops.is_empty() {
-            return;
+            return Ok(());
         }
         let ops = std::mem::take(&mut pending.ops);
         let effects = std::mem::take(&mut pending.effects);
@@ -125,9 +130,21 @@ impl ResourceSynchro {
                         .fetch_add(out.written + out.deleted, Ordering::Relaxed);
                     self.progress
                         .synced
-                        .fetch_add(out.written + out.unchanged + out.stale, Ordering::Relaxed);
+                        .fetch_add(out.written + out.unchanged, Ordering::Relaxed);
                     self.progress.set_error(None);
                     break;
+                }
+                Err(err) if err.kind() == ErrorKind::Conflict => {
+                    let message = err.message().to_owned();
+                    tracing::error!(
+                        cluster = self.writer.cluster(),
+                        resource = %self.target.label(),
+                        error = %message,
+                        "storage refuses this manager's writes; stopping"
+                    );
+                    self.progress.set_error(Some(format!("storage: {message}")));
+                    self.fenced.send_replace(Some(message));
+                    return Err(FencedOut);
                 }
                 Err(err) => {
                     tracing::warn!(
@@ -143,16 +160,17 @@ impl ResourceSynchro {
                 }
             }
         }
-        for (key, rv) in effects {
-            match rv {
-                Some(rv) => {
-                    self.known.insert(key, rv);
+        for (key, version) in effects {
+            match version {
+                Some(version) => {
+                    self.known.insert(key, version);
                 }
                 None => {
                     self.known.remove(&key);
                 }
             }
         }
+        Ok(())
     }
 
     /// Runs until cancelled (the caller aborts the task).
@@ -170,7 +188,9 @@ impl ResourceSynchro {
                 match tokio::time::timeout(BATCH_DELAY, events.next()).await {
                     Ok(event) => event,
                     Err(_) => {
-                        self.flush(&mut pending).await;
+                        if self.flush(&mut pending).await.is_err() {
+                            return;
+                        }
                         continue;
                     }
                 }
@@ -185,11 +205,10 @@ impl ResourceSynchro {
                     self.progress.received.fetch_add(1, Ordering::Relaxed);
                     self.progress.listed.fetch_add(1, Ordering::Relaxed);
                     let key = key_of(&obj);
-                    let unchanged = obj
-                        .metadata
-                        .resource_version
-                        .as_deref()
-                        .is_some_and(|rv| self.known.get(&key).is_some_and(|k| k == rv));
+                    let unchanged = self.known.get(&key).is_some_and(|k| {
+                        obj.metadata.resource_version.as_deref() == Some(&k.resource_version)
+                            && obj.metadata.uid.as_deref() == Some(&k.uid)
+                    });
                     if let Some(seen) = listing.as_mut() {
                         seen.insert(key);
                     }
@@ -210,10 +229,19 @@ impl ResourceSynchro {
                         for key in gone {
                             let (ns, name) = key.split_once('/').unwrap_or(("", key.as_str()));
                             let (ns, name) = (ns.to_owned(), name.to_owned());
-                            Self::delete(&mut pending, key.clone(), &ns, &name, String::new());
+                            let uid = self.known.get(&key).map(|k| k.uid.clone());
+                            Self::delete(
+                                &mut pending,
+                                key.clone(),
+                                &ns,
+                                &name,
+                                uid.as_deref().unwrap_or(""),
+                            );
                         }
                     }
-                    self.flush(&mut pending).await;
+                    if self.flush(&mut pending).await.is_err() {
+                        return;
+                    }
                     self.progress.set_error(None);
                     if !self.progress.initial_done.swap(true, Ordering::Relaxed) {
                         tracing::info!(
@@ -234,16 +262,16 @@ impl ResourceSynchro {
                     let key = key_of(&obj);
                     let ns = obj.metadata.namespace.clone().unwrap_or_default();
                     let name = obj.metadata.name.clone().unwrap_or_default();
-                    let rv = obj.metadata.resource_version.clone().unwrap_or_default();
-                    Self::delete(&mut pending, key, &ns, &name, rv);
+                    let uid = obj.metadata.uid.clone().unwrap_or_default();
+                    Self::delete(&mut pending, key, &ns, &name, &uid);
                 }
                 Err(err) => {
                     tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), error = %err, "watch failed; retrying");
                     self.progress.set_error(Some(err.to_string()));
                 }
             }
-            if pending.due() {
-                self.flush(&mut pending).await;
+            if pending.due() && self.flush(&mut pending).await.is_err() {
+                return;
             }
         }
     }

@@ -9,7 +9,7 @@ use pedia_core::{
 };
 use serde_json::{Value, json};
 
-use crate::contract::{BatchOutcome, ListResult, ResourceStorage, StorageFactory, WriteOp};
+use crate::contract::{BatchOutcome, Fence, ListResult, ResourceStorage, StorageFactory, WriteOp};
 
 const POD: &str = include_str!("../../fixtures/pod.json");
 const DEPLOYMENT: &str = include_str!("../../fixtures/deployment.json");
@@ -220,7 +220,7 @@ pub async fn storage(
         .expect("resource storage opens")
 }
 
-/// Upserts objects of one cluster in one batch.
+/// Upserts objects of one cluster in one unfenced batch.
 pub async fn put(
     storage: &Arc<dyn ResourceStorage>,
     cluster: &str,
@@ -231,17 +231,19 @@ pub async fn put(
         .map(|o| WriteOp::Upsert(o.build(cluster)))
         .collect();
     storage
-        .apply_batch(cluster, ops)
+        .apply_batch(cluster, Fence::Unfenced, ops)
         .await
         .expect("batch applies")
 }
 
-pub fn delete(namespace: &str, name: &str, rv: u64) -> WriteOp {
-    WriteOp::Delete {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        resource_version: rv.to_string(),
-    }
+/// Deletes whatever is stored at `namespace/name`.
+pub fn delete(namespace: &str, name: &str) -> WriteOp {
+    WriteOp::delete(namespace, name)
+}
+
+/// Deletes the incarnation `uid` of `namespace/name`.
+pub fn delete_uid(namespace: &str, name: &str, uid: &str) -> WriteOp {
+    WriteOp::delete_uid(namespace, name, uid)
 }
 
 /// Parses a query string into options (panics on a bad query: tests write good ones).

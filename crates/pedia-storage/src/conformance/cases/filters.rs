@@ -10,9 +10,13 @@ use crate::error::ErrorKind;
 pub async fn get_returns_stored_bytes(fx: &Fixture) {
     let pods = storage(&fx.factory, res::pods()).await;
     let object = pod("ns1", "web-0").label("app", "web").build("c1");
-    pods.apply_batch("c1", vec![crate::WriteOp::Upsert(object.clone())])
-        .await
-        .expect("write");
+    pods.apply_batch(
+        "c1",
+        crate::Fence::Unfenced,
+        vec![crate::WriteOp::Upsert(object.clone())],
+    )
+    .await
+    .expect("write");
 
     let got = pods.get("c1", "ns1", "web-0").await.expect("get");
     assert_eq!(
@@ -115,7 +119,7 @@ pub async fn same_name_in_two_clusters(fx: &Fixture) {
     );
     assert_eq!(list(&cms, "").await.items.len(), 2);
 
-    cms.apply_batch("c1", vec![delete("ns", "settings", 2)])
+    cms.apply_batch("c1", crate::Fence::Unfenced, vec![delete("ns", "settings")])
         .await
         .expect("delete");
     assert_eq!(

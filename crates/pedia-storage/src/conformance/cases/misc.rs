@@ -19,9 +19,13 @@ pub async fn large_objects_round_trip(fx: &Fixture) {
         .label("size", "large");
     let object = big.build("c1");
     assert!(object.raw.len() > 1_500_000);
-    cms.apply_batch("c1", vec![WriteOp::Upsert(object.clone())])
-        .await
-        .expect("write a 1.5 MB object");
+    cms.apply_batch(
+        "c1",
+        crate::Fence::Unfenced,
+        vec![WriteOp::Upsert(object.clone())],
+    )
+    .await
+    .expect("write a 1.5 MB object");
     put(&cms, "c1", &[configmap("ns", "small")]).await;
 
     assert_eq!(cms.get("c1", "ns", "big").await.expect("get"), object.raw);
@@ -41,7 +45,7 @@ pub async fn large_objects_round_trip(fx: &Fixture) {
         })
         .collect();
     let out = cms
-        .apply_batch("c1", ops)
+        .apply_batch("c1", crate::Fence::Unfenced, ops)
         .await
         .expect("batch of large objects");
     assert_eq!(out.written, 3);
@@ -54,9 +58,13 @@ pub async fn unicode_content(fx: &Fixture) {
         .annotation("emoji", "🚀✨")
         .data("poem", "静かな湖\n\t\"quoted\" \\ backslash \u{0}nul");
     let built = object.build("c1");
-    cms.apply_batch("c1", vec![WriteOp::Upsert(built.clone())])
-        .await
-        .expect("write");
+    cms.apply_batch(
+        "c1",
+        crate::Fence::Unfenced,
+        vec![WriteOp::Upsert(built.clone())],
+    )
+    .await
+    .expect("write");
     put(
         &cms,
         "c1",
@@ -246,7 +254,10 @@ pub async fn stored_resources_lists_types_and_clusters(fx: &Fixture) {
             },
         ]
     );
-    fx.factory.clean_cluster("c2").await.expect("clean");
+    fx.factory
+        .clean_cluster("c2", crate::Fence::Unfenced)
+        .await
+        .expect("clean");
     let stored = fx.factory.stored_resources().await.expect("stored");
     assert_eq!(
         stored,

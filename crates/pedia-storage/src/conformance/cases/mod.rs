@@ -1,20 +1,11 @@
 //! The conformance cases, one `pub async fn` each, grouped by the part of the contract
-//! they exercise.
+//! they exercise. Every case is listed once, in `__conformance_cases!` (`../mod.rs`).
 
-mod collections;
-mod filters;
-mod misc;
-mod order;
-mod owner;
-mod paging;
-mod watch;
-mod write;
-
-pub use collections::*;
-pub use filters::*;
-pub use misc::*;
-pub use order::*;
-pub use owner::*;
-pub use paging::*;
-pub use watch::*;
-pub use write::*;
+pub(super) mod collections;
+pub(super) mod filters;
+pub(super) mod misc;
+pub(super) mod order;
+pub(super) mod owner;
+pub(super) mod paging;
+pub(super) mod watch;
+pub(super) mod write;

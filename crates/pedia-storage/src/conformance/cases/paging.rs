@@ -138,9 +138,13 @@ pub async fn pagination_survives_writes_between_pages(fx: &Fixture) {
             }
             if deleted.insert(victim.clone()) {
                 let parts: Vec<&str> = victim.split('/').collect();
-                pods.apply_batch(parts[0], vec![delete(parts[1], parts[2], 99_999)])
-                    .await
-                    .expect("delete");
+                pods.apply_batch(
+                    parts[0],
+                    crate::Fence::Unfenced,
+                    vec![delete(parts[1], parts[2])],
+                )
+                .await
+                .expect("delete");
             }
             assert!(round < 100, "pagination does not terminate");
         }
@@ -166,8 +170,14 @@ pub async fn pagination_survives_writes_between_pages(fx: &Fixture) {
                 "{id} never existed"
             );
         }
-        fx.factory.clean_cluster("c1").await.expect("clean");
-        fx.factory.clean_cluster("c2").await.expect("clean");
+        fx.factory
+            .clean_cluster("c1", crate::Fence::Unfenced)
+            .await
+            .expect("clean");
+        fx.factory
+            .clean_cluster("c2", crate::Fence::Unfenced)
+            .await
+            .expect("clean");
     }
 }
 
@@ -286,6 +296,7 @@ pub async fn continue_token_from_other_query_is_rejected(fx: &Fixture) {
     put(&pods, "c1", &[pod("ns-0", "late")]).await;
     pods.apply_batch(
         "c1",
+        crate::Fence::Unfenced,
         vec![WriteOp::Upsert(pod("ns-0", "later").build("c1"))],
     )
     .await

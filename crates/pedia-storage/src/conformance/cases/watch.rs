@@ -1,5 +1,6 @@
 //! Cases for watch: history from a revision (ordered, no gaps, no duplicates), live
-//! changes, filtering, and the initial-state start of `watch_request`.
+//! changes, filtering, the initial-state start of `watch_request`, re-created objects
+//! (DELETED then ADDED) and cleaning (a DELETED per object).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +32,19 @@ async fn collect_until(stream: &mut WatchStream, until: Revision) -> Vec<WatchEv
             return events;
         }
     }
+}
+
+/// Reads `n` events (panics after a timeout).
+async fn collect_n(stream: &mut WatchStream, n: usize) -> Vec<WatchEvent> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while events.len() < n {
+        let next = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("fewer than {n} events arrived: {events:?}"));
+        events.push(next.expect("stream ended early").expect("watch error"));
+    }
+    events
 }
 
 /// Asserts no further event arrives within a short grace period.
@@ -69,10 +83,11 @@ pub async fn watch_from_revision_is_ordered_without_gaps(fx: &Fixture) {
     put(&pods, "c2", &[pod("ns", "a").rv(5)]).await;
     pods.apply_batch(
         "c1",
+        crate::Fence::Unfenced,
         vec![
             WriteOp::Upsert(pod("ns", "a").rv(3).label("step", "two").build("c1")),
-            delete("ns", "b", 4),
-            delete("ns", "before", 4),
+            delete("ns", "b"),
+            delete("ns", "before"),
         ],
     )
     .await
@@ -196,7 +211,8 @@ pub async fn watch_filters_cluster_namespace_labels(fx: &Fixture) {
     let del = pods
         .apply_batch(
             "c1",
-            vec![delete("ns1", "match", 2), delete("ns1", "other-label", 2)],
+            crate::Fence::Unfenced,
+            vec![delete("ns1", "match"), delete("ns1", "other-label")],
         )
         .await
         .expect("delete")
@@ -270,4 +286,158 @@ pub async fn watch_request_sends_initial_state(fx: &Fixture) {
         .err()
         .expect("bad resourceVersion");
     assert_eq!(err.kind(), crate::ErrorKind::BadRequest);
+}
+
+fn uid_of(raw: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(raw).expect("json");
+    v["metadata"]["uid"].as_str().unwrap_or_default().to_owned()
+}
+
+fn typed_uids(events: &[WatchEvent]) -> Vec<(&'static str, String)> {
+    events
+        .iter()
+        .map(|e| (e.event_type.as_str(), uid_of(&e.object)))
+        .collect()
+}
+
+pub async fn recreated_object_is_deleted_then_added(fx: &Fixture) {
+    let pods = storage(&fx.factory, res::pods()).await;
+    put(
+        &pods,
+        "c1",
+        &[pod("ns", "p").uid("old").rv(40).label("app", "web")],
+    )
+    .await;
+    let start = fx.factory.current_revision().await.expect("revision");
+    let mut stream = pods.watch(&query(""), start).await.expect("watch");
+    let mut labelled = pods
+        .watch(&query("labelSelector=app=web"), start)
+        .await
+        .expect("watch");
+
+    // Another object under the same name, with a lower version: not a modification.
+    let out = put(
+        &pods,
+        "c1",
+        &[pod("ns", "p").uid("new").rv(2).label("app", "web")],
+    )
+    .await;
+    assert_eq!(out.revision, start + 2, "a delete and an add");
+    let events = collect_until(&mut stream, out.revision).await;
+    assert_eq!(
+        typed_uids(&events),
+        vec![("DELETED", "old".to_owned()), ("ADDED", "new".to_owned())]
+    );
+    assert_eq!(
+        events.iter().map(|e| e.revision).collect::<Vec<_>>(),
+        vec![start + 1, start + 2]
+    );
+    assert_eq!(
+        typed_uids(&collect_until(&mut labelled, out.revision).await),
+        vec![("DELETED", "old".to_owned()), ("ADDED", "new".to_owned())]
+    );
+
+    // The new object changes like any object.
+    let next = put(
+        &pods,
+        "c1",
+        &[pod("ns", "p").uid("new").rv(3).label("app", "web")],
+    )
+    .await
+    .revision;
+    assert_eq!(
+        typed_uids(&collect_until(&mut stream, next).await),
+        vec![("MODIFIED", "new".to_owned())]
+    );
+    assert_quiet(&mut stream).await;
+}
+
+/// Pods a, b, c and configmap cm in clusters c1 and c2, each batch in name order (so the
+/// creation order is the name order in every layer).
+async fn seed_for_cleaning(fx: &Fixture) -> Revision {
+    let pods = storage(&fx.factory, res::pods()).await;
+    let cms = storage(&fx.factory, res::configmaps()).await;
+    for c in ["c1", "c2"] {
+        put(
+            &pods,
+            c,
+            &[pod("ns", "a"), pod("ns", "b"), pod("other", "c")],
+        )
+        .await;
+        put(&cms, c, &[configmap("ns", "cm")]).await;
+    }
+    fx.factory.current_revision().await.expect("revision")
+}
+
+fn deleted(ids: &[&str]) -> Vec<(String, &'static str)> {
+    ids.iter().map(|id| ((*id).to_owned(), "DELETED")).collect()
+}
+
+pub async fn clean_cluster_emits_a_deleted_per_object(fx: &Fixture) {
+    let start = seed_for_cleaning(fx).await;
+    let pods = storage(&fx.factory, res::pods()).await;
+    let cms = storage(&fx.factory, res::configmaps()).await;
+    let mut pod_events = pods.watch(&query(""), start).await.expect("watch");
+    let mut cm_events = cms.watch(&query(""), start).await.expect("watch");
+    let mut c2_events = pods
+        .watch(&query("clusters=c2"), start)
+        .await
+        .expect("watch");
+    let stored = list(&pods, "clusters=c1").await.items;
+
+    fx.factory
+        .clean_cluster("c1", crate::Fence::Unfenced)
+        .await
+        .expect("clean");
+    let end = fx.factory.current_revision().await.expect("revision");
+    assert_eq!(end, start + 4, "one revision per removed object");
+
+    let events = collect_n(&mut pod_events, 3).await;
+    assert_eq!(
+        summary(&events),
+        deleted(&["c1/ns/a", "c1/ns/b", "c1/other/c"])
+    );
+    assert_increasing(&events);
+    assert_eq!(
+        events.iter().map(|e| e.object.clone()).collect::<Vec<_>>(),
+        stored,
+        "each DELETED carries the last stored bytes"
+    );
+    let cm = collect_n(&mut cm_events, 1).await;
+    assert_eq!(summary(&cm), deleted(&["c1/ns/cm"]));
+    assert!(
+        events
+            .iter()
+            .chain(&cm)
+            .all(|e| e.revision > start && e.revision <= end)
+    );
+    assert_quiet(&mut pod_events).await;
+    assert_quiet(&mut c2_events).await;
+}
+
+pub async fn clean_cluster_resource_emits_a_deleted_per_object(fx: &Fixture) {
+    let start = seed_for_cleaning(fx).await;
+    let pods = storage(&fx.factory, res::pods()).await;
+    let cms = storage(&fx.factory, res::configmaps()).await;
+    let mut pod_events = pods.watch(&query(""), start).await.expect("watch");
+    let mut cm_events = cms.watch(&query(""), start).await.expect("watch");
+
+    fx.factory
+        .clean_cluster_resource("c1", &res::pods().gvr, crate::Fence::Unfenced)
+        .await
+        .expect("clean");
+    let end = fx.factory.current_revision().await.expect("revision");
+    assert_eq!(end, start + 3, "one revision per removed pod");
+    let events = collect_n(&mut pod_events, 3).await;
+    assert_eq!(
+        summary(&events),
+        deleted(&["c1/ns/a", "c1/ns/b", "c1/other/c"])
+    );
+    assert_increasing(&events);
+    assert_eq!(
+        ids(&list(&pods, "").await),
+        strings(&["c2/ns/a", "c2/ns/b", "c2/other/c"])
+    );
+    assert_quiet(&mut pod_events).await;
+    assert_quiet(&mut cm_events).await;
 }
