@@ -901,7 +901,7 @@ mod tests {
     #[test]
     fn url_wins_over_every_search_label() {
         // (what the label needs to be valid alone, URL parameter, label key, label value)
-        let cases: [(&str, &str, &str, &str); 13] = [
+        let cases: [(&str, &str, &str, &str); 12] = [
             ("", "clusters=url", label::CLUSTERS, "lbl"),
             ("", "namespaces=url", label::NAMESPACES, "lbl"),
             ("", "names=url", label::NAMES, "lbl"),
@@ -922,7 +922,6 @@ mod tests {
             ),
             ("", "since=2024-01-01", label::SINCE, "2023-01-01"),
             ("", "before=2024-01-01", label::BEFORE, "2025-01-01"),
-            ("", "limit=5", label::LIMIT, "10"),
             ("", "withContinue=true", label::WITH_CONTINUE, "false"),
             (
                 "",
@@ -939,11 +938,25 @@ mod tests {
             let label_only = parse(&format!("{prereq}&{selector}"));
             assert_ne!(label_only, url_only, "{key}: the label alone should apply");
         }
-        // limit=0 in the URL is given: it wins over a label limit.
-        assert_eq!(
-            parse(&format!("limit=0&{}", ls(&format!("{}=10", label::LIMIT)))).limit,
-            None
-        );
+    }
+
+    #[test]
+    fn the_limit_label_caps_the_listing_whatever_the_page_size() {
+        // kubectl always sends its chunk size; the label asks for the first N results.
+        let cap = ls(&format!("{}=5", label::LIMIT));
+        let opts = parse(&format!("limit=500&{cap}"));
+        assert_eq!((opts.limit, opts.with_continue), (Some(5), Some(false)));
+        assert_eq!(parse(&format!("limit=0&{cap}")).limit, Some(5));
+        // More pages only when asked for, by URL or label.
+        let opts = parse(&format!("limit=500&withContinue=true&{cap}"));
+        assert_eq!((opts.limit, opts.with_continue), (Some(5), Some(true)));
+        let both = ls(&format!("{}=5,{}=true", label::LIMIT, label::WITH_CONTINUE));
+        assert_eq!(parse(&both).with_continue, Some(true));
+        // `0` in the label lists everything.
+        assert_eq!(parse(&ls(&format!("{}=0", label::LIMIT))).limit, None);
+        // Without the label the URL's limit is a page size, cut pages carry continue.
+        let opts = parse("limit=500");
+        assert_eq!((opts.limit, opts.with_continue), (Some(500), None));
     }
 
     #[test]

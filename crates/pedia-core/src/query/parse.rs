@@ -83,6 +83,7 @@ pub(super) fn parse(query: &str, scope: RequestScope<'_>) -> Result<ListOptions,
         since: given(&params, "since", Timestamp::parse_search)?,
         before: given(&params, "before", Timestamp::parse_search)?,
         limit: given(&params, "limit", parse_limit)?,
+        label_limit: None,
         with_continue: given(&params, "withContinue", parse_bool)?,
         with_remaining_count: given(&params, "withRemainingCount", parse_bool)?,
         fuzzy_names: Vec::new(),
@@ -127,6 +128,21 @@ pub(super) fn parse(query: &str, scope: RequestScope<'_>) -> Result<ListOptions,
         ));
     }
 
+    // The limit label asks for the first N results (as in Clusterpedia's docs, with orderby),
+    // not for a page size: it wins over the URL's `limit` (kubectl always sends its chunk
+    // size, 500) and the listing ends there, without a continue token unless one is asked
+    // for. So `kubectl get -l search.clusterpedia.io/limit=5` prints five rows.
+    let (limit, with_continue) = match &s.label_limit {
+        Some(cap) => (
+            cap.value,
+            Some(s.with_continue.as_ref().is_some_and(|g| g.value)),
+        ),
+        None => (
+            s.limit.and_then(|g| g.value),
+            s.with_continue.map(|g| g.value),
+        ),
+    };
+
     Ok(ListOptions {
         clusters: s.clusters,
         namespaces: s.namespaces,
@@ -139,9 +155,9 @@ pub(super) fn parse(query: &str, scope: RequestScope<'_>) -> Result<ListOptions,
         owner,
         since: s.since.map(|g| g.value),
         before: s.before.map(|g| g.value),
-        limit: s.limit.and_then(|g| g.value),
+        limit,
         continue_token: params.first("continue").map(str::to_owned),
-        with_continue: s.with_continue.map(|g| g.value),
+        with_continue,
         with_remaining_count: s.with_remaining_count.map(|g| g.value),
         only_metadata: given(&params, "onlyMetadata", parse_bool)?.is_some_and(|g| g.value),
         resource_version: params.first("resourceVersion").map(str::to_owned),
@@ -170,6 +186,8 @@ struct Search {
     before: Option<Given<Timestamp>>,
     /// `Some(None)`: `limit=0` was given, which lists everything.
     limit: Option<Given<Option<u64>>>,
+    /// `search.clusterpedia.io/limit`: caps the listing (see [`ListOptions::limit`]'s caller).
+    label_limit: Option<Given<Option<u64>>>,
     with_continue: Option<Given<bool>>,
     with_remaining_count: Option<Given<bool>>,
     fuzzy_names: Vec<FuzzyName>,
@@ -241,7 +259,7 @@ impl Search {
             }
             label::SINCE => fill(&mut self.since, single(key, &r, Timestamp::parse_search)?),
             label::BEFORE => fill(&mut self.before, single(key, &r, Timestamp::parse_search)?),
-            label::LIMIT => fill(&mut self.limit, single(key, &r, parse_limit)?),
+            label::LIMIT => self.label_limit = Some(single(key, &r, parse_limit)?),
             label::WITH_CONTINUE => fill(&mut self.with_continue, single(key, &r, parse_bool)?),
             // The one key of SINGLE_USE_LABELS left: WITH_REMAINING_COUNT.
             _ => fill(&mut self.with_remaining_count, single(key, &r, parse_bool)?),
