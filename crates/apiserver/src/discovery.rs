@@ -114,6 +114,13 @@ impl Served {
         Self { groups }
     }
 
+    /// Every served resource.
+    pub fn resources(&self) -> impl Iterator<Item = &ServedResource> {
+        self.groups
+            .values()
+            .flat_map(|versions| versions.iter().flat_map(|(_, rs)| rs.iter()))
+    }
+
     /// The served resource `group/version/resource`.
     pub fn find(&self, group: &str, version: &str, resource: &str) -> Option<&ServedResource> {
         self.groups

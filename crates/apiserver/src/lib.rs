@@ -7,7 +7,7 @@
 //! one read scope: path resolution, cluster visibility, policy decision, options, limit,
 //! Secret redaction), [`read`] (the read handler), [`resources`] (discovery, list, get,
 //! watch responses), [`collections`], [`discovery`], [`render`] (Table and metadata
-//! forms), [`listbody`] (bodies assembled from stored bytes), [`negotiate`] (Accept
+//! forms), [`openapi`] (schemas for kubectl explain and apply), [`listbody`] (bodies assembled from stored bytes), [`negotiate`] (Accept
 //! header), [`paths`], [`auth`] (authentication, delegated to the host cluster where one
 //! is configured), [`sar`] (delegated authorization by SubjectAccessReview, with
 //! [`request_attributes`]), [`authz`] (the policy file), [`host`] (the host cluster),
@@ -25,6 +25,7 @@ pub mod limits;
 pub mod listbody;
 pub mod metrics;
 pub mod negotiate;
+pub mod openapi;
 pub mod options;
 pub mod paths;
 pub mod read;

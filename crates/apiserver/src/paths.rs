@@ -32,6 +32,12 @@ pub enum Target {
     Group { group: String },
     /// `api/v1` or `apis/<group>/<version>`
     GroupVersion { group: String, version: String },
+    /// `openapi/v2`
+    OpenApiV2,
+    /// `openapi/v3`
+    OpenApiV3Root,
+    /// `openapi/v3/api/v1` or `openapi/v3/apis/<group>/<version>`
+    OpenApiV3 { group: String, version: String },
     /// A resource collection: `.../<resource>` or `.../namespaces/<ns>/<resource>`.
     Collection {
         group: String,
@@ -73,6 +79,16 @@ pub fn parse(rest: &str) -> Result<ScopedTarget, ApiError> {
     };
     let target = match segments {
         ["version"] => Target::Version,
+        ["openapi", "v2"] => Target::OpenApiV2,
+        ["openapi", "v3"] => Target::OpenApiV3Root,
+        ["openapi", "v3", "api", version] => Target::OpenApiV3 {
+            group: String::new(),
+            version: (*version).to_owned(),
+        },
+        ["openapi", "v3", "apis", group, version] => Target::OpenApiV3 {
+            group: (*group).to_owned(),
+            version: (*version).to_owned(),
+        },
         ["api"] => Target::CoreVersions,
         ["apis"] => Target::Groups,
         ["apis", group] => Target::Group {

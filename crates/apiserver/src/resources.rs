@@ -17,6 +17,7 @@ use crate::discovery::Served;
 use crate::error::{ApiError, ApiResult};
 use crate::listbody::{self, ListMeta};
 use crate::negotiate::Representation;
+use crate::openapi;
 use crate::render;
 use crate::respond::{json_ok, json_response, parse_stored};
 use crate::scope::{DiscoveryDoc, Read, resource_not_found};
@@ -58,6 +59,18 @@ pub(crate) fn discovery(
             .api_resource_list(group, version)
             .map(|doc| json_ok(&doc))
             .ok_or_else(|| resource_not_found(group, version, "list")),
+        DiscoveryDoc::OpenApiV2 { protobuf: false } => Ok(json_ok(&openapi::v2(served))),
+        DiscoveryDoc::OpenApiV2 { protobuf: true } => Ok(json_response(
+            StatusCode::OK,
+            openapi::proto::CONTENT_TYPE,
+            openapi::proto::encode(&openapi::v2(served)),
+        )),
+        DiscoveryDoc::OpenApiV3Root { prefix } => Ok(json_ok(&openapi::v3_root(prefix, served))),
+        DiscoveryDoc::OpenApiV3 { group, version } => {
+            openapi::v3_group_version(served, group, version)
+                .map(|doc| json_ok(&doc))
+                .ok_or_else(|| resource_not_found(group, version, "openapi"))
+        }
     }
 }
 

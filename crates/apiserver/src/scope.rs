@@ -75,6 +75,12 @@ pub enum DiscoveryDoc {
     Group(String),
     /// `.../api/v1` or `.../apis/<group>/<version>`
     GroupVersion { group: String, version: String },
+    /// `.../openapi/v2`, as gnostic protobuf when the client asks for it (client-go does)
+    OpenApiV2 { protobuf: bool },
+    /// `.../openapi/v3`, whose entries link under `prefix` (the search path of the request)
+    OpenApiV3Root { prefix: String },
+    /// `.../openapi/v3/api/v1` or `.../openapi/v3/apis/<group>/<version>`
+    OpenApiV3 { group: String, version: String },
 }
 
 impl FromRequestParts<SharedState> for ReadScope {
@@ -93,15 +99,37 @@ impl FromRequestParts<SharedState> for ReadScope {
         let Path(param) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| paths::not_found(parts.uri.path()))?;
-        let repr = negotiate(&parts.headers)?;
+        // client-go asks `/openapi/v2` for gnostic protobuf only; nothing else is protobuf.
+        let openapi_protobuf = param.trim_end_matches('/').ends_with("openapi/v2")
+            && parts
+                .headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .is_some_and(|a| {
+                    crate::openapi::proto::ACCEPTED
+                        .iter()
+                        .any(|m| a.contains(m))
+                });
+        let repr = if openapi_protobuf {
+            Representation::Json
+        } else {
+            negotiate(&parts.headers)?
+        };
         let query = parts.uri.query().unwrap_or("");
-        let target = match route.as_deref() {
+        let mut target = match route.as_deref() {
             Some(paths::RESOURCES_ROUTE) => resolve_resources(state, &user, &param, query).await?,
             Some(paths::COLLECTION_ROUTE) => {
                 resolve_collection(state, &user, &param, query).await?
             }
             _ => return Err(paths::not_found(parts.uri.path())),
         };
+        if let ReadTarget::Discovery {
+            doc: DiscoveryDoc::OpenApiV2 { protobuf },
+            ..
+        } = &mut target
+        {
+            *protobuf = openapi_protobuf;
+        }
         Ok(Self { repr, target })
     }
 }
@@ -138,6 +166,14 @@ async fn resolve_resources(
         Target::Groups => DiscoveryDoc::Groups,
         Target::Group { group } => DiscoveryDoc::Group(group),
         Target::GroupVersion { group, version } => DiscoveryDoc::GroupVersion { group, version },
+        Target::OpenApiV2 => DiscoveryDoc::OpenApiV2 { protobuf: false },
+        Target::OpenApiV3Root => DiscoveryDoc::OpenApiV3Root {
+            prefix: match cluster {
+                Some(c) => format!("{}/resources/clusters/{c}", paths::GROUP_PREFIX),
+                None => format!("{}/resources", paths::GROUP_PREFIX),
+            },
+        },
+        Target::OpenApiV3 { group, version } => DiscoveryDoc::OpenApiV3 { group, version },
         Target::Collection {
             group,
             version,

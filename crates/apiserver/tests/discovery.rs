@@ -61,24 +61,52 @@ async fn synced_types_without_objects_are_served() {
     assert_eq!(nodes["kind"], "NodeList");
     assert_eq!(nodes["items"], serde_json::json!([]));
 
-    let kubeconfig = s.dir.path().join("kubeconfig");
+    let kubeconfig = |name: &str, path: &str| {
+        let file = s.dir.path().join(name);
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: https://127.0.0.1:{}{path}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: root-token\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\n",
+                s.port(),
+                s.ca().display()
+            ),
+        )
+        .expect("kubeconfig");
+        file
+    };
+    let all_clusters = kubeconfig("all.kubeconfig", RESOURCES);
+    let c2 = kubeconfig("c2.kubeconfig", &format!("{RESOURCES}/clusters/c2"));
+    let manifest = s.dir.path().join("pod.yaml");
     std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: https://127.0.0.1:{}{RESOURCES}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: root-token\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\n",
-            s.port(),
-            s.ca().display()
-        ),
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: new, namespace: default}\nspec:\n  containers: [{name: c, image: nginx}]\n",
     )
-    .expect("kubeconfig");
-    for version in [27, 33] {
-        for (args, expect) in [
-            (&["get", "nodes"][..], "No resources found"),
-            (&["get", "statefulsets", "-A"][..], "No resources found"),
-        ] {
+    .expect("manifest");
+    let manifest = manifest.display().to_string();
+    for version in [33, 27] {
+        let cases: [(&std::path::Path, &[&str], &[&str]); 5] = [
+            (&all_clusters, &["get", "nodes"], &["No resources found"]),
+            (
+                &all_clusters,
+                &["get", "statefulsets", "-A"],
+                &["No resources found"],
+            ),
+            (
+                &all_clusters,
+                &["explain", "pods"],
+                &["KIND:", "Pod", "spec"],
+            ),
+            (
+                &all_clusters,
+                &["explain", "pods.spec.containers.image"],
+                &["FIELD:", "image"],
+            ),
+            (&c2, &["apply", "-f", &manifest], &["MethodNotAllowed"]),
+        ];
+        for (config, args, expect) in cases {
             let out = Command::new(kubectl(version))
                 .arg("--kubeconfig")
-                .arg(&kubeconfig)
+                .arg(config)
                 .arg("--cache-dir")
                 .arg(s.dir.path().join(format!("cache-{version}")))
                 .args(args)
@@ -89,8 +117,17 @@ async fn synced_types_without_objects_are_served() {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            let refused = args[0] == "apply";
+            assert_eq!(
+                out.status.success(),
+                !refused,
+                "kubectl 1.{version} {args:?}: {all}"
+            );
+            for e in expect {
+                assert!(all.contains(e), "kubectl 1.{version} {args:?}: {all}");
+            }
             assert!(
-                out.status.success() && all.contains(expect),
+                !all.contains("openapi"),
                 "kubectl 1.{version} {args:?}: {all}"
             );
         }
