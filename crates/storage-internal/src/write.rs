@@ -9,7 +9,8 @@ use pedia_core::{GroupVersionResource, Object, ResourceType, parse_resource_vers
 use pedia_storage::{BatchOutcome, Revision, StorageError, WriteOp};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::db::{Arg, Conn, Dialect, Ty};
+use crate::db::{Arg, Conn, Dialect, ErrorMap, Ty};
+use crate::fields::{self, FieldValue};
 use crate::sql::{Sql, SqlBuilder};
 use crate::storage::Inner;
 
@@ -59,7 +60,10 @@ pub(crate) fn content_hash(raw: &[u8]) -> i64 {
     xxh3_64(raw) as i64
 }
 
-pub(crate) fn labels_hash(labels: &[(String, String)]) -> i64 {
+/// The hash of what an object has in the index tables (labels, then indexed fields),
+/// stored as `labels_hash`: an update that leaves it equal rewrites neither table. An
+/// object without indexed fields hashes as its labels alone.
+pub(crate) fn index_hash(labels: &[(String, String)], fields: &[FieldValue]) -> i64 {
     let mut buf = Vec::new();
     for (k, v) in labels {
         buf.extend_from_slice(k.as_bytes());
@@ -67,7 +71,108 @@ pub(crate) fn labels_hash(labels: &[(String, String)]) -> i64 {
         buf.extend_from_slice(v.as_bytes());
         buf.push(0);
     }
+    if !fields.is_empty() {
+        // 0xff never occurs in UTF-8, so no label text can imitate this part.
+        buf.push(0xff);
+        for f in fields {
+            buf.extend_from_slice(f.path.as_bytes());
+            buf.push(0);
+            match &f.value {
+                Some(v) => {
+                    buf.push(1);
+                    buf.extend_from_slice(v.as_bytes());
+                }
+                None => buf.push(2),
+            }
+            buf.push(0);
+            if let Some(n) = f.num {
+                buf.extend_from_slice(&n.to_le_bytes());
+            }
+            buf.push(0xff);
+        }
+    }
     xxh3_64(&buf) as i64
+}
+
+const FIELDS_INSERT: &str =
+    "INSERT INTO pedia_fields (resource_id, path, value, num_value) VALUES ";
+
+/// Adds the `pedia_fields` rows of object `id` to `chunker`.
+fn push_fields(chunker: &mut Chunker, id: i64, fields: &[FieldValue]) {
+    for f in fields {
+        let bytes = f.path.len() + f.value.as_ref().map_or(0, String::len);
+        chunker.row(4, bytes, |b| {
+            b.push("(")
+                .bind_i64(id)
+                .push(", ")
+                .bind_text(f.path)
+                .push(", ")
+                .bind(Arg::OptText(f.value.clone()))
+                .push(", ")
+                .bind(Arg::OptI64(f.num))
+                .push(")");
+        });
+    }
+}
+
+/// Fills `pedia_fields` from every stored object (the migration that adds the table),
+/// reading objects in id order in bounded batches.
+pub(crate) async fn backfill_fields(
+    conn: &mut dyn Conn,
+    dialect: Dialect,
+    errors: &ErrorMap,
+) -> Result<(), StorageError> {
+    const OBJECTS_PER_QUERY: i64 = 500;
+    let map = |e| errors.map("filling the indexed field values", e);
+    // MySQL ran the CREATE outside any transaction: start from an empty table again.
+    conn.execute(&Sql::raw("DELETE FROM pedia_fields"))
+        .await
+        .map_err(map)?;
+    let mut after = i64::MIN;
+    let mut filled = 0u64;
+    loop {
+        let mut b = SqlBuilder::new(dialect);
+        b.push("SELECT id, object FROM pedia_resources WHERE id > ")
+            .bind_i64(after)
+            .push(" ORDER BY id LIMIT ")
+            .bind_i64(OBJECTS_PER_QUERY);
+        let rows = conn
+            .fetch(&b.finish(), &[Ty::I64, Ty::Bytes])
+            .await
+            .map_err(map)?;
+        let Some(last) = rows.last() else { break };
+        after = last.i64(0)?;
+        let mut chunker = Chunker::new(dialect, 1 << 20, FIELDS_INSERT, "");
+        for mut row in rows {
+            let id = row.i64(0)?;
+            push_fields(&mut chunker, id, &fields::extract(&row.take_bytes(1)?));
+            filled += 1;
+        }
+        for sql in chunker.finish() {
+            conn.execute(&sql).await.map_err(map)?;
+        }
+    }
+    // The planner needs the new table's statistics to choose its indexes.
+    match dialect {
+        Dialect::Postgres => {
+            conn.execute(&Sql::raw("ANALYZE pedia_fields"))
+                .await
+                .map_err(map)?;
+        }
+        Dialect::MySql => {
+            conn.fetch(&Sql::raw("ANALYZE TABLE pedia_fields"), &[])
+                .await
+                .map_err(map)?;
+        }
+        Dialect::Sqlite => {}
+    }
+    if filled > 0 {
+        tracing::info!(
+            objects = filled,
+            "internal storage: indexed the field values of stored objects"
+        );
+    }
+    Ok(())
 }
 
 /// A stored row as the batch found it.
@@ -429,13 +534,12 @@ pub(crate) async fn apply_batch(
     let mut out = BatchOutcome::default();
     let mut next = base;
     let mut tombstones: Vec<Tombstone> = Vec::new();
-    let mut hashes: Vec<(i64, i64)> = Vec::with_capacity(ops.len());
+    // The indexed fields of the upserts that are written, by op index.
+    let mut op_fields: Vec<Vec<FieldValue>> = vec![Vec::new(); ops.len()];
     for (i, op) in ops.iter().enumerate() {
         match op {
             WriteOp::Upsert(o) => {
                 let ch = content_hash(&o.raw);
-                let lh = labels_hash(&o.meta.labels);
-                hashes.push((ch, lh));
                 let key = (o.meta.namespace.clone(), o.meta.name.clone());
                 let state = states.entry(key).or_default();
                 let rv = &o.meta.resource_version;
@@ -445,6 +549,8 @@ pub(crate) async fn apply_batch(
                     cur => {
                         next += 1;
                         let id = cur.as_ref().map_or(next, |c| c.id);
+                        op_fields[i] = fields::extract(&o.raw);
+                        let lh = index_hash(&o.meta.labels, &op_fields[i]);
                         state.current = Some(Current {
                             id,
                             rv: rv.clone(),
@@ -462,7 +568,6 @@ pub(crate) async fn apply_batch(
                 name,
                 resource_version,
             } => {
-                hashes.push((0, 0));
                 let key = (namespace.clone(), name.clone());
                 let state = states.entry(key).or_default();
                 match &state.current {
@@ -568,7 +673,7 @@ pub(crate) async fn apply_batch(
     let mut deleted_ids = Vec::new();
     let mut relabel_ids = Vec::new();
     let mut rows: Vec<(&Object, &Current)> = Vec::new();
-    let mut labelled: Vec<(&Object, i64)> = Vec::new();
+    let mut labelled: Vec<(&Object, i64, &[FieldValue])> = Vec::new();
     let mut inserted = 0u64;
     for state in states.values() {
         if state.stored_deleted
@@ -590,23 +695,25 @@ pub(crate) async fn apply_batch(
             Some(s) if s.labels_hash == cur.labels_hash => {}
             Some(s) => {
                 relabel_ids.push(s.id);
-                labelled.push((o, cur.id));
+                labelled.push((o, cur.id, &op_fields[i]));
             }
             None => {
                 inserted += 1;
-                labelled.push((o, cur.id));
+                labelled.push((o, cur.id, &op_fields[i]));
             }
         }
     }
     let mut label_deletes = deleted_ids.clone();
     label_deletes.extend(&relabel_ids);
     label_deletes.sort_unstable();
-    statements.extend(delete_in(
-        inner.dialect,
-        "pedia_labels",
-        "resource_id",
-        &label_deletes,
-    ));
+    for table in ["pedia_labels", "pedia_fields"] {
+        statements.extend(delete_in(
+            inner.dialect,
+            table,
+            "resource_id",
+            &label_deletes,
+        ));
+    }
     deleted_ids.sort_unstable();
     statements.extend(delete_in(
         inner.dialect,
@@ -675,7 +782,7 @@ pub(crate) async fn apply_batch(
         "INSERT INTO pedia_labels (resource_id, label_key, label_value, num_value) VALUES ",
         "",
     );
-    for (o, id) in &labelled {
+    for (o, id, _) in &labelled {
         for (k, v) in &o.meta.labels {
             chunker.row(4, k.len() + v.len(), |b| {
                 b.push("(")
@@ -689,6 +796,11 @@ pub(crate) async fn apply_batch(
                     .push(")");
             });
         }
+    }
+    statements.extend(chunker.finish());
+    let mut chunker = Chunker::new(inner.dialect, inner.max_statement_bytes, FIELDS_INSERT, "");
+    for (_, id, fields) in &labelled {
+        push_fields(&mut chunker, *id, fields);
     }
     statements.extend(chunker.finish());
 
@@ -783,11 +895,15 @@ pub(crate) async fn clean(
     let removed = tx.execute(&b.finish()).await.map_err(map)?;
 
     if removed > 0 {
-        let mut b = SqlBuilder::new(inner.dialect);
-        b.push("DELETE FROM pedia_labels WHERE resource_id IN (SELECT r.id FROM pedia_resources r WHERE ");
-        scope(&mut b, "r.");
-        b.push(")");
-        tx.execute(&b.finish()).await.map_err(map)?;
+        for table in ["pedia_labels", "pedia_fields"] {
+            let mut b = SqlBuilder::new(inner.dialect);
+            b.push("DELETE FROM ")
+                .push(table)
+                .push(" WHERE resource_id IN (SELECT r.id FROM pedia_resources r WHERE ");
+            scope(&mut b, "r.");
+            b.push(")");
+            tx.execute(&b.finish()).await.map_err(map)?;
+        }
         let mut b = SqlBuilder::new(inner.dialect);
         b.push("DELETE FROM pedia_resources WHERE ");
         scope(&mut b, "");
@@ -844,8 +960,17 @@ mod tests {
             content_hash(b"{}"),
             content_hash(&Bytes::from_static(b"{}"))
         );
-        let a = labels_hash(&[("a".into(), "b".into())]);
-        let b = labels_hash(&[("ab".into(), String::new())]);
+        let a = index_hash(&[("a".into(), "b".into())], &[]);
+        let b = index_hash(&[("ab".into(), String::new())], &[]);
         assert_ne!(a, b);
+        let field = |v: Option<&str>| FieldValue {
+            path: "status.phase",
+            value: v.map(str::to_owned),
+            num: None,
+        };
+        let running = index_hash(&[], &[field(Some("Running"))]);
+        assert_ne!(running, index_hash(&[], &[field(Some("Pending"))]));
+        assert_ne!(running, index_hash(&[], &[field(None)]));
+        assert_ne!(running, index_hash(&[], &[]));
     }
 }
