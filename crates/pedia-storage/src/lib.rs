@@ -15,9 +15,9 @@ pub mod conformance;
 
 pub use collection::{CollectionResource, CollectionResourceType, KUBE_GROUPS};
 pub use contract::{
-    BatchOutcome, CollectionItem, CollectionList, ListResult, ResourceStorage, ResourceVersions,
-    Revision, StorageFactory, StoredResource, WatchEvent, WatchEventType, WatchStream, WriteOp,
-    object_key,
+    BatchOutcome, CollectionItem, CollectionList, ListResult, ListStream, ResourceStorage,
+    ResourceVersions, Revision, StorageFactory, StoredResource, WatchEvent, WatchEventType,
+    WatchStream, WriteOp, object_key,
 };
 pub use error::{ErrorKind, Result, StorageError};
 pub use registry::{DuplicateLayer, Registry, StorageLayer};

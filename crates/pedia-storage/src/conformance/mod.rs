@@ -112,6 +112,8 @@ macro_rules! conformance_suite {
             pagination_visits_every_item_once,
             pagination_survives_writes_between_pages,
             remaining_count,
+            list_stream_equals_unpaged_list,
+            list_stream_reflects_its_revision,
             with_continue_false_suppresses_token,
             continue_token_from_other_query_is_rejected,
             owner_uid_seniority,

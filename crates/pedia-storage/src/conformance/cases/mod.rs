@@ -6,6 +6,7 @@ mod misc;
 mod order;
 mod owner;
 mod paging;
+mod stream;
 mod watch;
 mod write;
 
@@ -14,5 +15,6 @@ pub use misc::*;
 pub use order::*;
 pub use owner::*;
 pub use paging::*;
+pub use stream::*;
 pub use watch::*;
 pub use write::*;
