@@ -250,6 +250,23 @@ async fn list(
     if matches!(repr, Representation::PartialMetadata { .. }) {
         opts.only_metadata = true;
     }
+    // A whole list in JSON is streamed as the storage reads it; pages, Tables and
+    // metadata lists are built in memory (a page is bounded by `limit`).
+    if opts.limit.is_none_or(|l| l == 0)
+        && matches!(
+            repr,
+            Representation::Json | Representation::AggregatedDiscovery { .. }
+        )
+    {
+        let stream = storage.list_stream(&opts).await?;
+        return Ok(listbody::streamed_response(rt, stream, move |item| {
+            if redact_items {
+                redact(&item)
+            } else {
+                Ok(item)
+            }
+        }));
+    }
     let mut page = storage.list(&opts).await?;
     if redact_items {
         page.items = page
