@@ -458,8 +458,9 @@ impl Batches {
 }
 
 /// How long a whole-list stream waits for its reader to take the next batch before it
-/// gives up: a stalled client must not hold a connection and a snapshot for ever.
-const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// gives up: a stalled client must not hold a connection and a snapshot for ever, while
+/// a slow one (a batch is a few megabytes) still gets its list.
+const STALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What the task reading a whole list sends to the stream.
 enum Message {
