@@ -121,6 +121,17 @@ pub(crate) async fn list(
     read: &Read,
     repr: Representation,
 ) -> ApiResult<Response> {
+    // A whole list in JSON is streamed as the storage reads it; pages, Tables and
+    // metadata lists are built in memory (a page is bounded by `limit`).
+    if read.lists_everything()
+        && matches!(
+            repr,
+            Representation::Json | Representation::AggregatedDiscovery { .. }
+        )
+    {
+        let (stream, redact) = read.list_stream(rt).await?;
+        return Ok(listbody::streamed_response(rt, stream, redact));
+    }
     let only_metadata = matches!(repr, Representation::PartialMetadata { .. });
     let page = read.list(rt, only_metadata).await?;
     let meta = ListMeta {

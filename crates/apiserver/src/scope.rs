@@ -17,8 +17,8 @@ use futures::stream::BoxStream;
 use pedia_core::cluster::CONTROL_CLUSTER;
 use pedia_core::{GroupResource, ListOptions, RequestScope, ResourceType};
 use pedia_storage::{
-    CollectionList, CollectionResource, ErrorKind, ListResult, StoredResource, WatchEvent,
-    watch_request,
+    CollectionList, CollectionResource, ErrorKind, ListResult, ListStream, StoredResource,
+    WatchEvent, watch_request,
 };
 
 use crate::auth::UserInfo;
@@ -407,6 +407,32 @@ impl Read {
                 .collect::<ApiResult<_>>()?;
         }
         Ok(page)
+    }
+
+    /// Whether the request lists everything (no `limit`, or `limit=0`).
+    pub fn lists_everything(&self) -> bool {
+        self.opts.limit.is_none_or(|l| l == 0)
+    }
+
+    /// A whole list of `rt` as the storage streams it, and the redaction each item must
+    /// pass through on its way out.
+    pub async fn list_stream(
+        &self,
+        rt: &ResourceType,
+    ) -> ApiResult<(
+        ListStream,
+        impl Fn(Bytes) -> ApiResult<Bytes> + Send + 'static + use<>,
+    )> {
+        let storage = self.state.storage.resource_storage(rt).await?;
+        let stream = storage.list_stream(&self.opts).await?;
+        let redacts = self.redacts(rt);
+        Ok((stream, move |item: Bytes| {
+            if redacts {
+                redact_secret(item)
+            } else {
+                Ok(item)
+            }
+        }))
     }
 
     /// One object of `rt`.

@@ -1,5 +1,6 @@
 //! The FFI surface between host and plugin, kept deliberately small: a root module with
-//! three functions, a factory object with two async methods, and a watch object. Requests
+//! three functions, a factory object with three async methods, a watch object and a list
+//! stream object. Requests
 //! and responses are JSON plus raw object bytes (see [`crate::wire`]), so the storage
 //! contract can grow without changing these types. This is the only module that names
 //! abi_stable types; replacing the ABI crate touches nothing else.
@@ -59,8 +60,11 @@ pub trait FfiFactory: Send + Sync {
     fn call(&self, request: FfiRequest) -> FfiFuture<RResult<FfiResponse, FfiError>>;
 
     /// Opens a watch on the plugin's runtime.
-    #[sabi(last_prefix_field)]
     fn watch(&self, request: FfiRequest) -> FfiFuture<RResult<FfiWatchBox, FfiError>>;
+
+    /// Starts a streamed list (a `List` request) on the plugin's runtime.
+    #[sabi(last_prefix_field)]
+    fn list_stream(&self, request: FfiRequest) -> FfiFuture<RResult<FfiListStream, FfiError>>;
 }
 
 /// An owned factory object.
@@ -76,6 +80,30 @@ pub trait FfiWatch: Send + Sync {
 
 /// An owned watch object.
 pub type FfiWatchBox = FfiWatch_TO<'static, RBox<()>>;
+
+/// A list streamed out of the plugin: its metadata (a JSON [`crate::wire::ListMeta`]) and
+/// its items, which follow in bounded chunks.
+#[allow(missing_debug_implementations)]
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiListStream {
+    pub json: RString,
+    pub items: FfiItemsBox,
+}
+
+/// A chunk of a streamed list's items, each the object's bytes.
+pub type FfiChunk = RVec<RVec<u8>>;
+
+/// The items of a streamed list, living in the plugin. Dropping it stops the list.
+#[sabi_trait]
+pub trait FfiItems: Send + Sync {
+    /// The next chunk of items; `None` when the list is complete.
+    #[sabi(last_prefix_field)]
+    fn next(&self) -> FfiFuture<ROption<RResult<FfiChunk, FfiError>>>;
+}
+
+/// An owned item-chunk stream object.
+pub type FfiItemsBox = FfiItems_TO<'static, RBox<()>>;
 
 /// The root module every storage plugin exports.
 #[allow(missing_debug_implementations)]

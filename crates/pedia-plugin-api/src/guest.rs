@@ -19,9 +19,12 @@ use pedia_core::{Object, ResourceType};
 use pedia_storage::{ResourceStorage, Result, StorageError, StorageFactory, WriteOp};
 use tokio::sync::mpsc;
 
+use abi_stable::std_types::RVec;
+
 use crate::ffi::{
-    FfiError, FfiFactory, FfiFactory_TO, FfiFactoryBox, FfiRequest, FfiResponse, FfiWatch,
-    FfiWatch_TO, FfiWatchBox, FfiWatchEvent,
+    FfiChunk, FfiError, FfiFactory, FfiFactory_TO, FfiFactoryBox, FfiItems, FfiItems_TO,
+    FfiItemsBox, FfiListStream, FfiRequest, FfiResponse, FfiWatch, FfiWatch_TO, FfiWatchBox,
+    FfiWatchEvent,
 };
 use crate::wire::{self, ListMeta, Request, WireOp};
 
@@ -287,6 +290,106 @@ impl FfiFactory for Arc<Guest> {
                 .await?;
             Ok(GuestWatch::start(stream))
         })
+    }
+
+    fn list_stream(&self, request: FfiRequest) -> FfiFuture<RResult<FfiListStream, FfiError>> {
+        let guest = Arc::clone(self);
+        spawn(async move {
+            let (request, _) = decode_request(request)?;
+            let Request::List { resource, options } = request else {
+                return Err(wire::protocol_error("list stream", "not a list request"));
+            };
+            let list = guest
+                .storage(&resource)
+                .await?
+                .list_stream(&options)
+                .await?;
+            let meta = ListMeta {
+                continue_token: list.continue_token,
+                remaining_count: list.remaining_count,
+                revision: list.revision,
+                resources: Vec::new(),
+            };
+            Ok(FfiListStream {
+                json: wire::encode(&meta)?,
+                items: GuestItems::start(list.items),
+            })
+        })
+    }
+}
+
+/// Items per chunk of a streamed list, and the bytes a chunk stops growing at: the host
+/// holds at most a chunk or two of a streamed list at a time.
+const CHUNK_ITEMS: usize = 256;
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// A streamed list's items, gathered into chunks by a task on the plugin runtime.
+struct GuestItems {
+    chunks: Arc<tokio::sync::Mutex<mpsc::Receiver<Result<FfiChunk>>>>,
+    _pump: AbortOnDrop,
+}
+
+impl GuestItems {
+    fn start(mut items: futures::stream::BoxStream<'static, Result<Bytes>>) -> FfiItemsBox {
+        // One chunk waits for the host while the next is gathered.
+        let (tx, rx) = mpsc::channel(1);
+        let pump = runtime().spawn(async move {
+            let mut chunk: Vec<RVec<u8>> = Vec::new();
+            let mut bytes = 0;
+            loop {
+                let next = items.next().await;
+                let end = !matches!(next, Some(Ok(_)));
+                match next {
+                    Some(Ok(item)) => {
+                        bytes += item.len();
+                        chunk.push(RVec::from(item.to_vec()));
+                    }
+                    Some(Err(err)) => {
+                        if !chunk.is_empty() {
+                            let full = RVec::from(std::mem::take(&mut chunk));
+                            if tx.send(Ok(full)).await.is_err() {
+                                return;
+                            }
+                        }
+                        let _ = tx.send(Err(err)).await;
+                        return;
+                    }
+                    None => {}
+                }
+                if (end && !chunk.is_empty()) || chunk.len() >= CHUNK_ITEMS || bytes >= CHUNK_BYTES
+                {
+                    bytes = 0;
+                    let full = RVec::from(std::mem::take(&mut chunk));
+                    if tx.send(Ok(full)).await.is_err() {
+                        return;
+                    }
+                }
+                if end {
+                    return;
+                }
+            }
+        });
+        let items = GuestItems {
+            chunks: Arc::new(tokio::sync::Mutex::new(rx)),
+            _pump: AbortOnDrop(pump.abort_handle()),
+        };
+        FfiItems_TO::from_value(items, TD_Opaque)
+    }
+}
+
+impl FfiItems for GuestItems {
+    fn next(&self) -> FfiFuture<ROption<RResult<FfiChunk, FfiError>>> {
+        let chunks = Arc::clone(&self.chunks);
+        let next = spawn(async move { Ok(chunks.lock().await.recv().await) });
+        async move {
+            match next.await {
+                RResult::ROk(Some(Ok(chunk))) => ROption::RSome(RResult::ROk(chunk)),
+                RResult::ROk(Some(Err(err))) => ROption::RSome(RResult::RErr(FfiError::from(&err))),
+                RResult::ROk(None) => ROption::RNone,
+                RResult::RErr(err) => ROption::RSome(RResult::RErr(err)),
+            }
+        }
+        .into_ffi()
     }
 }
 

@@ -10,11 +10,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
-use pedia_plugin_api::ffi::{FfiFactoryBox, FfiResponse, FfiWatchBox, PluginModuleRef};
+use pedia_plugin_api::ffi::{
+    FfiFactoryBox, FfiItemsBox, FfiListStream, FfiResponse, FfiWatchBox, PluginModuleRef,
+};
 use pedia_plugin_api::wire::{self, ListMeta, Request, WireOp};
 use pedia_storage::{
     BatchOutcome, CollectionItem, CollectionList, CollectionResource, Fence, ListResult,
-    ResourceStorage, ResourceVersions, Result, Revision, StorageFactory, StorageLayer,
+    ListStream, ResourceStorage, ResourceVersions, Result, Revision, StorageFactory, StorageLayer,
     StoredResource, StoredVersion, WatchEvent, WatchStream, WriteOp,
 };
 use serde::de::DeserializeOwned;
@@ -254,6 +256,49 @@ impl ResourceStorage for PluginResourceStorage {
             continue_token: meta.continue_token,
             remaining_count: meta.remaining_count,
             revision: meta.revision,
+        })
+    }
+
+    /// The plugin sends the items in bounded chunks, each taken over without a copy; the
+    /// next chunk is asked for when the reader has consumed the current one.
+    async fn list_stream(&self, opts: &ListOptions) -> Result<ListStream> {
+        let request = wire::request(
+            &Request::List {
+                resource: self.resource.clone(),
+                options: opts.clone(),
+            },
+            Vec::new(),
+        )?;
+        let list: FfiListStream = match self.factory.inner.list_stream(request).await {
+            RResult::ROk(list) => list,
+            RResult::RErr(err) => return Err(wire::storage_error(err)),
+        };
+        let meta: ListMeta = wire::decode(list.json.as_str())?;
+        let chunks = futures::stream::unfold(Some(Arc::new(list.items)), |items| async move {
+            let items: Arc<FfiItemsBox> = items?;
+            match items.next().await {
+                ROption::RNone => None,
+                ROption::RSome(RResult::RErr(err)) => Some((Err(wire::storage_error(err)), None)),
+                ROption::RSome(RResult::ROk(chunk)) => Some((Ok(chunk), Some(items))),
+            }
+        });
+        let items = chunks
+            .flat_map(|chunk| match chunk {
+                Ok(chunk) => futures::stream::iter(
+                    chunk
+                        .into_vec()
+                        .into_iter()
+                        .map(|blob| Ok(wire::blob_bytes(blob))),
+                )
+                .left_stream(),
+                Err(err) => futures::stream::iter(std::iter::once(Err(err))).right_stream(),
+            })
+            .boxed();
+        Ok(ListStream {
+            continue_token: meta.continue_token,
+            remaining_count: meta.remaining_count,
+            revision: meta.revision,
+            items,
         })
     }
 

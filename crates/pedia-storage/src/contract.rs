@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use pedia_core::{GroupVersionResource, ListOptions, Object, ResourceType};
 
 use crate::collection::CollectionResource;
@@ -137,6 +138,52 @@ pub struct ListResult {
     pub revision: Revision,
 }
 
+/// A list whose items arrive as a stream, so a whole list never has to be held in memory
+/// at once. The metadata is known before the first item (a JSON list writes it first).
+pub struct ListStream {
+    /// As in [`ListResult`]: set when a `limit` cut the list short.
+    pub continue_token: Option<String>,
+    /// As in [`ListResult`].
+    pub remaining_count: Option<u64>,
+    /// The revision every item of the stream reflects.
+    pub revision: Revision,
+    /// The items in list order. An error ends the stream: the list is incomplete.
+    pub items: BoxStream<'static, Result<Bytes>>,
+}
+
+impl fmt::Debug for ListStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListStream")
+            .field("continue_token", &self.continue_token)
+            .field("remaining_count", &self.remaining_count)
+            .field("revision", &self.revision)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ListStream {
+    /// A page already in memory, as a stream.
+    pub fn from_page(page: ListResult) -> Self {
+        Self {
+            continue_token: page.continue_token,
+            remaining_count: page.remaining_count,
+            revision: page.revision,
+            items: futures::stream::iter(page.items.into_iter().map(Ok)).boxed(),
+        }
+    }
+
+    /// Reads the whole stream into a page (for callers that need every item at once).
+    pub async fn collect(self) -> Result<ListResult> {
+        let items = self.items.try_collect().await?;
+        Ok(ListResult {
+            items,
+            continue_token: self.continue_token,
+            remaining_count: self.remaining_count,
+            revision: self.revision,
+        })
+    }
+}
+
 /// An item of a collection listing, with the resource it belongs to.
 #[derive(Debug, Clone)]
 pub struct CollectionItem {
@@ -222,6 +269,15 @@ pub trait ResourceStorage: Send + Sync + fmt::Debug {
     /// One page of the objects matching `opts`, in the order of
     /// [`ListOptions::sort_keys`].
     async fn list(&self, opts: &ListOptions) -> Result<ListResult>;
+
+    /// What [`list`](Self::list) returns, with the items as a stream: meant for whole
+    /// lists (no `limit`), which a layer that can stream delivers in bounded chunks
+    /// instead of holding every item. Errors about the request (a bad selector or
+    /// token, an unreachable database) come from this call, not from the stream. The
+    /// default streams the page `list` returns.
+    async fn list_stream(&self, opts: &ListOptions) -> Result<ListStream> {
+        Ok(ListStream::from_page(self.list(opts).await?))
+    }
 
     /// Changes after revision `from` to objects matching the filters of `opts` (clusters,
     /// namespaces, names, label/field selectors, fuzzy names, since/before). Each event's

@@ -16,7 +16,7 @@ pub mod conformance;
 
 pub use collection::{CollectionResource, CollectionResourceType, KUBE_GROUPS};
 pub use contract::{
-    BatchOutcome, CollectionItem, CollectionList, Fence, ListResult, ResourceStorage,
+    BatchOutcome, CollectionItem, CollectionList, Fence, ListResult, ListStream, ResourceStorage,
     ResourceVersions, Revision, StorageFactory, StoredResource, StoredVersion, WatchEvent,
     WatchEventType, WatchStream, WriteOp, object_key,
 };

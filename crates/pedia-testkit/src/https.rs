@@ -159,3 +159,18 @@ impl Api {
         Ok(resp.into_body())
     }
 }
+
+/// The next data of a streamed body, `None` at its end (other frames are skipped); an
+/// error when the server broke the body off.
+pub async fn next_data(body: &mut Incoming) -> Option<Result<Bytes>> {
+    loop {
+        match body.frame().await? {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    return Some(Ok(data));
+                }
+            }
+            Err(err) => return Some(Err(err.into())),
+        }
+    }
+}

@@ -55,6 +55,8 @@ pub(crate) enum Arg {
     /// A nullable integer (NULL for `None`).
     OptI64(Option<i64>),
     Text(String),
+    /// A nullable text (NULL for `None`).
+    OptText(Option<String>),
     Bytes(Bytes),
     /// A `text[]` (PostgreSQL only: JSON paths for `#>>`).
     TextArray(Vec<String>),
@@ -166,6 +168,7 @@ fn bind_pg(args: &[Arg]) -> Result<sqlx::postgres::PgArguments, sqlx::Error> {
             Arg::I64(v) => out.add(*v),
             Arg::OptI64(v) => out.add(*v),
             Arg::Text(v) => out.add(v.as_str()),
+            Arg::OptText(v) => out.add(v.as_deref()),
             Arg::Bytes(v) => out.add(v.as_ref()),
             Arg::TextArray(v) => out.add(v.clone()),
         }
@@ -181,6 +184,7 @@ fn bind_mysql(args: &[Arg]) -> Result<sqlx::mysql::MySqlArguments, sqlx::Error> 
             Arg::I64(v) => out.add(*v),
             Arg::OptI64(v) => out.add(*v),
             Arg::Text(v) => out.add(v.as_str()),
+            Arg::OptText(v) => out.add(v.as_deref()),
             Arg::Bytes(v) => out.add(v.as_ref()),
             Arg::TextArray(_) => Err("text arrays are bound only on PostgreSQL".into()),
         }
@@ -196,6 +200,7 @@ fn bind_sqlite(args: &[Arg]) -> Result<sqlx::sqlite::SqliteArguments, sqlx::Erro
             Arg::I64(v) => out.add(*v),
             Arg::OptI64(v) => out.add(*v),
             Arg::Text(v) => out.add(v.clone()),
+            Arg::OptText(v) => out.add(v.clone()),
             Arg::Bytes(v) => out.add(v.to_vec()),
             Arg::TextArray(_) => Err("text arrays are bound only on PostgreSQL".into()),
         }

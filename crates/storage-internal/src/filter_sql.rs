@@ -1,8 +1,8 @@
 //! Translating `ListOptions` into SQL conditions, ordering and keyset bounds over
 //! `pedia_resources r`: cluster/namespace/name lists, label selectors (subqueries on the
-//! indexed `pedia_labels`), field selectors (indexed columns or JSON extraction), fuzzy
-//! names, creation-time windows and owner chains. Every value is bound; column names come
-//! from fixed tables.
+//! indexed `pedia_labels`), field selectors (key columns, subqueries on the indexed
+//! `pedia_fields`, or JSON extraction), fuzzy names, creation-time windows and owner
+//! chains. Every value is bound; column names come from fixed tables.
 
 use pedia_core::{
     CursorValue, FieldPath, FieldRequirement, Grant, LabelRequirement, ListOptions, Operator,
@@ -11,6 +11,7 @@ use pedia_core::{
 use pedia_storage::StorageError;
 
 use crate::db::{Arg, Dialect};
+use crate::fields;
 use crate::sql::SqlBuilder;
 
 /// Values that can never equal a stored ASCII key (cluster, namespace, name): dropping
@@ -357,10 +358,82 @@ impl FieldSource {
     }
 }
 
+/// A requirement on an indexed path (see `crate::fields`) as a subquery on
+/// `pedia_fields`, whose rows are exactly the present, non-null values: `IN` finds rows
+/// through `pedia_fields_path_value` (`>`/`<` filter the path's rows on `num_value`),
+/// and the negated operators are anti-joins on the same rows, so objects without the
+/// field match them. Returns false (nothing pushed) when a value cannot be compared
+/// through the table.
+fn push_indexed_field(b: &mut SqlBuilder, path: &str, req: &FieldRequirement) -> bool {
+    if !req.values.iter().all(|v| fields::comparable(v)) {
+        return false;
+    }
+    let rows = |b: &mut SqlBuilder, values: Option<&[String]>| {
+        b.push("SELECT 1 FROM pedia_fields f WHERE f.resource_id = r.id AND f.path = ")
+            .bind_text(path);
+        if let Some(values) = values {
+            b.push(" AND f.value IN ");
+            b.bind_text_list(values.iter().map(String::as_str));
+        }
+    };
+    match req.operator {
+        Operator::Equals | Operator::DoubleEquals | Operator::In => {
+            if req.values.is_empty() {
+                b.push("1 = 0");
+            } else {
+                b.push("EXISTS (");
+                rows(b, Some(&req.values));
+                b.push(")");
+            }
+        }
+        Operator::NotEquals | Operator::NotIn => {
+            if req.values.is_empty() {
+                b.push("1 = 1");
+            } else {
+                b.push("NOT EXISTS (");
+                rows(b, Some(&req.values));
+                b.push(")");
+            }
+        }
+        Operator::Exists => {
+            b.push("EXISTS (");
+            rows(b, None);
+            b.push(")");
+        }
+        Operator::DoesNotExist => {
+            b.push("NOT EXISTS (");
+            rows(b, None);
+            b.push(")");
+        }
+        Operator::GreaterThan | Operator::LessThan => {
+            let Some(v) = req.values.first().and_then(|v| v.parse::<i64>().ok()) else {
+                b.push("1 = 0");
+                return true;
+            };
+            b.push("EXISTS (");
+            rows(b, None);
+            b.push(if req.operator == Operator::GreaterThan {
+                " AND f.num_value > "
+            } else {
+                " AND f.num_value < "
+            })
+            .bind_i64(v)
+            .push(")");
+        }
+    }
+    true
+}
+
 /// A field requirement with `FieldRequirement::matches` semantics: absent and null
 /// fields match only `!=`, `notin` and `!key`; objects and lists are present but equal to
-/// no value; `>`/`<` need an integer value.
+/// no value; `>`/`<` need an integer value. Indexed paths read `pedia_fields`; other
+/// paths are evaluated on the stored JSON of each candidate row.
 fn push_field(b: &mut SqlBuilder, req: &FieldRequirement) -> Result<(), StorageError> {
+    if let Some(path) = fields::indexed_path(&req.path)
+        && push_indexed_field(b, path, req)
+    {
+        return Ok(());
+    }
     let source = match req.path.metadata_column() {
         Some("name") => FieldSource::Name,
         Some("namespace") => FieldSource::Namespace,

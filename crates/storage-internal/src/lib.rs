@@ -14,6 +14,7 @@
 mod config;
 mod connect;
 mod db;
+mod fields;
 mod filter_sql;
 mod hub;
 mod read;

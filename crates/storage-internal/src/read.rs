@@ -3,19 +3,23 @@
 //! runs in one snapshot transaction that also reads the revision it reports.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use pedia_core::{
     Cursor, CursorValue, GroupVersionResource, ListOptions, ResourceType, SortField, SortKey,
     metadata_only, search_label,
 };
 use pedia_storage::filter::{check_cursor_shape, reject_unknown_extra_labels};
 use pedia_storage::{
-    CollectionResource, ResourceVersions, Revision, StorageError, StoredResource, StoredVersion,
-    object_key,
+    CollectionResource, ListStream, ResourceVersions, Revision, StorageError, StoredResource,
+    StoredVersion, object_key,
 };
+use tokio::sync::mpsc;
 
-use crate::db::{Conn, Dialect, Row, Ty};
+use crate::db::{Conn, Dialect, Row, Tx, Ty};
 use crate::filter_sql::{push_filters, push_keyset, push_order_by, push_owner};
 use crate::sql::{Sql, SqlBuilder};
 use crate::state::Inner;
@@ -157,34 +161,37 @@ fn prepare(
     Ok((keys, fingerprint, cursor))
 }
 
-/// The page query: `SELECT ... ORDER BY ... LIMIT n+1`.
+/// Rows per query of a whole list (no `limit`): a whole list is read as a sequence of
+/// keyset pages of this size, so it is planned like a page and held a batch at a time.
+pub(crate) const BATCH_ROWS: u64 = 1_000;
+
+/// The query of the rows after `after` (in the order of `keys`), at most `limit` of them:
+/// `SELECT ... ORDER BY ... LIMIT n`.
 fn page_sql(
     dialect: Dialect,
     scope: Scope<'_>,
     opts: &ListOptions,
     keys: &[SortKey],
-    cursor: Option<&Cursor>,
+    after: Option<&[CursorValue]>,
+    limit: u64,
 ) -> Result<Sql, StorageError> {
     let mut b = SqlBuilder::new(dialect);
-    let limit = page_limit(opts);
     // MariaDB/MySQL sort and filter whole rows (objects of kilobytes) when the page query
     // selects the object: a label-selected or fuzzy page took seconds on 100k rows. Finding
     // the page's ids first and then joining for the objects reads only indexes for the
     // search; PostgreSQL and SQLite already plan the plain query well.
-    let deferred = dialect == Dialect::MySql && limit.is_some();
+    let deferred = dialect == Dialect::MySql;
     b.push("SELECT ").push(LIST_COLUMNS);
     if deferred {
         b.push(" FROM pedia_resources r JOIN (SELECT r.id");
     }
     push_from_where(&mut b, scope, opts)?;
-    if let Some(c) = cursor {
-        push_keyset(&mut b, keys, &c.values);
+    if let Some(values) = after {
+        push_keyset(&mut b, keys, values);
     }
     push_order_by(&mut b, keys);
-    if let Some(limit) = limit {
-        b.push(" LIMIT ")
-            .bind_i64(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
-    }
+    b.push(" LIMIT ")
+        .bind_i64(i64::try_from(limit).unwrap_or(i64::MAX));
     if deferred {
         b.push(") page ON r.id = page.id");
         push_order_by(&mut b, keys);
@@ -196,7 +203,8 @@ fn page_limit(opts: &ListOptions) -> Option<u64> {
     opts.limit.filter(|l| *l > 0)
 }
 
-/// The SQL of a list page, for EXPLAIN tests.
+/// The SQL of the first query of a list (a page, or a whole list's first batch), for
+/// EXPLAIN tests.
 pub(crate) fn list_sql(
     dialect: Dialect,
     gvr: &GroupVersionResource,
@@ -204,7 +212,15 @@ pub(crate) fn list_sql(
 ) -> Result<Sql, StorageError> {
     let scope = Scope::Resource(gvr);
     let (keys, _, cursor) = prepare(scope, opts)?;
-    page_sql(dialect, scope, opts, &keys, cursor.as_ref())
+    let limit = page_limit(opts).map_or(BATCH_ROWS, |l| l.saturating_add(1));
+    page_sql(
+        dialect,
+        scope,
+        opts,
+        &keys,
+        cursor.as_ref().map(|c| c.values.as_slice()),
+        limit,
+    )
 }
 
 fn sort_values(keys: &[SortKey], row: &Row) -> Result<Vec<CursorValue>, StorageError> {
@@ -240,28 +256,67 @@ async fn read_revision(
     Ok(u64::try_from(rev).unwrap_or(0))
 }
 
-/// One page of `scope` matching `opts`.
+fn context(scope: Scope<'_>) -> String {
+    match scope {
+        Scope::Resource(gvr) => format!("listing {}", gvr.resource),
+        Scope::Collection(c) => format!("listing collection {}", c.name),
+    }
+}
+
+/// The listed items of `rows` (in [`LIST_COLUMNS`] order).
+fn items_of(rows: Vec<Row>, opts: &ListOptions) -> Result<Vec<Item>, StorageError> {
+    let mut items = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let object = row.take_bytes(9)?;
+        let object = if opts.only_metadata {
+            metadata_only(&object)
+                .map_err(|e| StorageError::internal("projecting object metadata", e))?
+        } else {
+            object
+        };
+        let namespaced = !row.text(1)?.is_empty();
+        let gvr =
+            GroupVersionResource::new(row.take_text(5)?, row.take_text(6)?, row.take_text(7)?);
+        items.push(Item {
+            resource: ResourceType::new(gvr, row.take_text(8)?, namespaced),
+            object,
+        });
+    }
+    Ok(items)
+}
+
+/// One page of `scope` matching `opts`; without a `limit`, every matching item (read in
+/// batches, see [`Batches`]).
 pub(crate) async fn list(
     inner: &Inner,
     scope: Scope<'_>,
     opts: &ListOptions,
 ) -> Result<Page, StorageError> {
-    let (keys, fingerprint, cursor) = prepare(scope, opts)?;
-    let sql = page_sql(inner.dialect, scope, opts, &keys, cursor.as_ref())?;
-    let ctx = match scope {
-        Scope::Resource(gvr) => format!("listing {}", gvr.resource),
-        Scope::Collection(c) => format!("listing collection {}", c.name),
+    let Some(limit) = page_limit(opts) else {
+        let (mut page, mut batches) = Batches::start(inner, scope, opts).await?;
+        while let Some(batch) = batches.next(inner, scope, opts).await? {
+            page.items.extend(batch);
+        }
+        return Ok(page);
     };
+    let (keys, fingerprint, cursor) = prepare(scope, opts)?;
+    let sql = page_sql(
+        inner.dialect,
+        scope,
+        opts,
+        &keys,
+        cursor.as_ref().map(|c| c.values.as_slice()),
+        limit.saturating_add(1),
+    )?;
+    let ctx = context(scope);
     let map = |e| inner.errors.map(&ctx, e);
 
     let mut tx = inner.pool.read_tx().await.map_err(map)?;
     let current = read_revision(tx.as_mut(), inner, &ctx).await?;
     let mut rows = tx.fetch(&sql, LIST_TYPES).await.map_err(map)?;
-    let limit = page_limit(opts).map(|l| usize::try_from(l).unwrap_or(usize::MAX));
-    let cut_short = limit.is_some_and(|l| rows.len() > l);
-    if let Some(l) = limit {
-        rows.truncate(l);
-    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let cut_short = rows.len() > limit;
+    rows.truncate(limit);
     let last_values = match rows.last() {
         Some(row) if cut_short => Some(sort_values(&keys, row)?),
         _ => None,
@@ -291,28 +346,198 @@ pub(crate) async fn list(
         }
         _ => None,
     };
-    let mut items = Vec::with_capacity(rows.len());
-    for mut row in rows {
-        let object = row.take_bytes(9)?;
-        let object = if opts.only_metadata {
-            metadata_only(&object)
-                .map_err(|e| StorageError::internal("projecting object metadata", e))?
-        } else {
-            object
-        };
-        let namespaced = !row.text(1)?.is_empty();
-        let gvr =
-            GroupVersionResource::new(row.take_text(5)?, row.take_text(6)?, row.take_text(7)?);
-        items.push(Item {
-            resource: ResourceType::new(gvr, row.take_text(8)?, namespaced),
-            object,
-        });
-    }
     Ok(Page {
-        items,
+        items: items_of(rows, opts)?,
         continue_token,
         remaining_count,
         revision,
+    })
+}
+
+/// A whole list being read: keyset pages of [`BATCH_ROWS`] rows, all inside one read-only
+/// snapshot transaction (REPEATABLE READ on PostgreSQL and MySQL, a read transaction under
+/// WAL on SQLite). Every batch therefore sees the state of the revision the list reports,
+/// whatever is written meanwhile, and only one batch of rows is held at a time.
+pub(crate) struct Batches {
+    tx: Option<Box<dyn Tx>>,
+    keys: Vec<SortKey>,
+    /// The sort values of the last row read; `None` before the first batch.
+    after: Option<Vec<CursorValue>>,
+    /// The first batch, read by [`Batches::start`].
+    first: Option<Vec<Item>>,
+    ctx: String,
+}
+
+impl Batches {
+    /// Validates the request, opens the snapshot and reads the first batch, so that errors
+    /// about the request or the database come from here rather than mid-stream. Returns
+    /// the list's metadata as an empty page.
+    pub(crate) async fn start(
+        inner: &Inner,
+        scope: Scope<'_>,
+        opts: &ListOptions,
+    ) -> Result<(Page, Self), StorageError> {
+        let (keys, _, cursor) = prepare(scope, opts)?;
+        let ctx = context(scope);
+        let mut tx = inner
+            .pool
+            .read_tx()
+            .await
+            .map_err(|e| inner.errors.map(&ctx, e))?;
+        let current = read_revision(tx.as_mut(), inner, &ctx).await?;
+        let revision = cursor.as_ref().map_or(current, |c| c.revision);
+        let mut batches = Batches {
+            tx: Some(tx),
+            keys,
+            after: cursor.map(|c| c.values),
+            first: None,
+            ctx,
+        };
+        batches.first = batches.read(inner, scope, opts).await?;
+        let page = Page {
+            items: Vec::new(),
+            continue_token: None,
+            remaining_count: (opts.with_remaining_count == Some(true)).then_some(0),
+            revision,
+        };
+        Ok((page, batches))
+    }
+
+    /// The next batch; `None` after the last one (the snapshot is then closed).
+    pub(crate) async fn next(
+        &mut self,
+        inner: &Inner,
+        scope: Scope<'_>,
+        opts: &ListOptions,
+    ) -> Result<Option<Vec<Item>>, StorageError> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        self.read(inner, scope, opts).await
+    }
+
+    async fn read(
+        &mut self,
+        inner: &Inner,
+        scope: Scope<'_>,
+        opts: &ListOptions,
+    ) -> Result<Option<Vec<Item>>, StorageError> {
+        let Some(tx) = self.tx.as_mut() else {
+            return Ok(None);
+        };
+        let map = |e| inner.errors.map(&self.ctx, e);
+        let sql = page_sql(
+            inner.dialect,
+            scope,
+            opts,
+            &self.keys,
+            self.after.as_deref(),
+            BATCH_ROWS,
+        )?;
+        let rows = tx.fetch(&sql, LIST_TYPES).await.map_err(map)?;
+        if u64::try_from(rows.len()).unwrap_or(u64::MAX) < BATCH_ROWS {
+            // The last batch: end the snapshot now rather than when dropped.
+            if let Some(tx) = self.tx.take() {
+                tx.commit().await.map_err(map)?;
+            }
+        } else if let Some(last) = rows.last() {
+            self.after = Some(sort_values(&self.keys, last)?);
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(items_of(rows, opts)?))
+    }
+
+    /// Ends the snapshot early (the reader went away).
+    pub(crate) async fn close(mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.commit().await;
+        }
+    }
+}
+
+/// How long a whole-list stream waits for its reader to take the next batch before it
+/// gives up: a stalled client must not hold a connection and a snapshot for ever, while
+/// a slow one (a batch is a few megabytes) still gets its list.
+const STALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the task reading a whole list sends to the stream.
+enum Message {
+    Batch(Vec<Item>),
+    Failed(StorageError),
+    Done,
+}
+
+/// A whole list of one resource as a stream: the first batch is read before this returns
+/// (errors about the request surface here); a task reads the following batches from the
+/// same snapshot while the reader consumes them, one batch ahead. A stream that stops
+/// early for any reason (the task failed, the reader stalled) ends with an error, never
+/// silently.
+pub(crate) async fn stream(
+    inner: Arc<Inner>,
+    gvr: GroupVersionResource,
+    opts: ListOptions,
+) -> Result<ListStream, StorageError> {
+    let (page, mut batches) = Batches::start(&inner, Scope::Resource(&gvr), &opts).await?;
+    let first = batches
+        .next(&inner, Scope::Resource(&gvr), &opts)
+        .await?
+        .unwrap_or_default();
+    let (tx, rx) = mpsc::channel::<Message>(1);
+    if batches.tx.is_some() {
+        tokio::spawn(async move {
+            loop {
+                let message = match batches.next(&inner, Scope::Resource(&gvr), &opts).await {
+                    Ok(Some(batch)) => Message::Batch(batch),
+                    Ok(None) => Message::Done,
+                    Err(err) => Message::Failed(err),
+                };
+                let last = !matches!(message, Message::Batch(_));
+                match tokio::time::timeout(STALL_TIMEOUT, tx.send(message)).await {
+                    Ok(Ok(())) if !last => {}
+                    Ok(Ok(())) => return,
+                    // The reader went away or stalled: release the snapshot.
+                    Ok(Err(_)) | Err(_) => {
+                        batches.close().await;
+                        return;
+                    }
+                }
+            }
+        });
+    } else {
+        // Everything fitted in the first batch.
+        let _ = tx.try_send(Message::Done);
+    }
+    let rest = futures::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        match rx.recv().await {
+            Some(Message::Batch(batch)) => Some((Ok(batch), Some(rx))),
+            Some(Message::Failed(err)) => Some((Err(err), None)),
+            Some(Message::Done) => None,
+            None => Some((
+                Err(StorageError::unavailable(
+                    "the list ended early: its reader was too slow or the storage stopped",
+                )),
+                None,
+            )),
+        }
+    });
+    let items = futures::stream::iter([Ok(first)])
+        .chain(rest)
+        .flat_map(|batch: Result<Vec<Item>, StorageError>| match batch {
+            Ok(items) => {
+                futures::stream::iter(items.into_iter().map(|i| Ok(i.object)).collect::<Vec<_>>())
+                    .left_stream()
+            }
+            Err(err) => futures::stream::iter(vec![Err(err)]).right_stream(),
+        })
+        .boxed();
+    Ok(ListStream {
+        continue_token: page.continue_token,
+        remaining_count: page.remaining_count,
+        revision: page.revision,
+        items,
     })
 }
 

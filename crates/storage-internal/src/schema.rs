@@ -11,6 +11,14 @@ struct Migration {
     version: i64,
     description: &'static str,
     sql: &'static str,
+    /// Work in Rust after the statements, on the same connection (transaction).
+    backfill: Option<Backfill>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Backfill {
+    /// Fills `pedia_fields` from the stored objects.
+    Fields,
 }
 
 const SQLITE: &[Migration] = &[
@@ -18,11 +26,19 @@ const SQLITE: &[Migration] = &[
         version: 1,
         description: "init",
         sql: include_str!("../migrations/sqlite/0001_init.sql"),
+        backfill: None,
     },
     Migration {
         version: 2,
         description: "writer epochs",
         sql: include_str!("../migrations/sqlite/0002_writer_epochs.sql"),
+        backfill: None,
+    },
+    Migration {
+        version: 3,
+        description: "indexed field values",
+        sql: include_str!("../migrations/sqlite/0003_fields.sql"),
+        backfill: Some(Backfill::Fields),
     },
 ];
 
@@ -31,11 +47,19 @@ const POSTGRES: &[Migration] = &[
         version: 1,
         description: "init",
         sql: include_str!("../migrations/postgres/0001_init.sql"),
+        backfill: None,
     },
     Migration {
         version: 2,
         description: "writer epochs",
         sql: include_str!("../migrations/postgres/0002_writer_epochs.sql"),
+        backfill: None,
+    },
+    Migration {
+        version: 3,
+        description: "indexed field values",
+        sql: include_str!("../migrations/postgres/0003_fields.sql"),
+        backfill: Some(Backfill::Fields),
     },
 ];
 
@@ -44,16 +68,25 @@ const MYSQL: &[Migration] = &[
         version: 1,
         description: "init",
         sql: include_str!("../migrations/mysql/0001_init.sql"),
+        backfill: None,
     },
     Migration {
         version: 2,
         description: "covering created index",
         sql: include_str!("../migrations/mysql/0002_covering_created_index.sql"),
+        backfill: None,
     },
     Migration {
         version: 3,
         description: "writer epochs",
         sql: include_str!("../migrations/mysql/0003_writer_epochs.sql"),
+        backfill: None,
+    },
+    Migration {
+        version: 4,
+        description: "indexed field values",
+        sql: include_str!("../migrations/mysql/0004_fields.sql"),
+        backfill: Some(Backfill::Fields),
     },
 ];
 
@@ -200,6 +233,10 @@ async fn apply_pending(
     for m in known.iter().filter(|m| !done.contains(&m.version)) {
         for stmt in statements(m.sql) {
             conn.execute(&Sql::raw(stmt)).await.map_err(map)?;
+        }
+        match m.backfill {
+            Some(Backfill::Fields) => crate::write::backfill_fields(conn, dialect, errors).await?,
+            None => {}
         }
         let mut b = SqlBuilder::new(dialect);
         b.push("INSERT INTO pedia_schema_migrations (version, description, checksum, applied_at) VALUES (")

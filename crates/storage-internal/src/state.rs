@@ -126,6 +126,7 @@ impl Inner {
                 let mut conn = inner.pool.conn().await?;
                 conn.execute(&Sql::raw("ANALYZE pedia_resources")).await?;
                 conn.execute(&Sql::raw("ANALYZE pedia_labels")).await?;
+                conn.execute(&Sql::raw("ANALYZE pedia_fields")).await?;
                 Ok::<_, sqlx::Error>(())
             }
             .await;

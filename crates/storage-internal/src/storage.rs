@@ -10,8 +10,8 @@ use bytes::Bytes;
 use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_storage::{
     BatchOutcome, CollectionItem, CollectionList, CollectionResource, Fence, ListResult,
-    ResourceStorage, ResourceVersions, Revision, StorageError, StorageFactory, StorageLayer,
-    StoredResource, WatchStream, WriteOp,
+    ListStream, ResourceStorage, ResourceVersions, Revision, StorageError, StorageFactory,
+    StorageLayer, StoredResource, WatchStream, WriteOp,
 };
 
 use crate::config::InternalStorageConfig;
@@ -237,6 +237,20 @@ impl ResourceStorage for InternalResourceStorage {
             remaining_count: page.remaining_count,
             revision: page.revision,
         })
+    }
+
+    /// A whole list is read in keyset batches from one snapshot (see `read::Batches`);
+    /// a page with a `limit` is already bounded and is listed as usual.
+    async fn list_stream(&self, opts: &ListOptions) -> Result<ListStream, StorageError> {
+        if opts.limit.is_some_and(|l| l > 0) {
+            return Ok(ListStream::from_page(self.list(opts).await?));
+        }
+        read::stream(
+            Arc::clone(&self.inner),
+            self.resource.gvr.clone(),
+            opts.clone(),
+        )
+        .await
     }
 
     async fn watch(&self, opts: &ListOptions, from: Revision) -> Result<WatchStream, StorageError> {

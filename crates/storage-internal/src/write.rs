@@ -5,14 +5,15 @@
 //! counter lock until commit, so revision order is commit order; the writer fence is
 //! checked under the same lock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use pedia_core::{GroupVersionResource, ResourceType};
 use pedia_storage::write_rules::{self, ChangeKind, ObjectState, Plan, Source};
 use pedia_storage::{BatchOutcome, Fence, Revision, StorageError, WriteOp};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::db::{Arg, Conn, Dialect, Ty};
+use crate::db::{Arg, Conn, Dialect, ErrorMap, Ty};
+use crate::fields::{self, FieldValue};
 use crate::sql::{Sql, SqlBuilder};
 use crate::state::Inner;
 
@@ -57,7 +58,10 @@ fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn labels_hash(labels: &[(String, String)]) -> i64 {
+/// The hash of what an object has in the index tables (labels, then indexed fields),
+/// stored as `labels_hash`: an update that leaves it equal rewrites neither table. An
+/// object without indexed fields hashes as its labels alone.
+pub(crate) fn index_hash(labels: &[(String, String)], fields: &[FieldValue]) -> i64 {
     let mut buf = Vec::new();
     for (k, v) in labels {
         buf.extend_from_slice(k.as_bytes());
@@ -65,7 +69,108 @@ pub(crate) fn labels_hash(labels: &[(String, String)]) -> i64 {
         buf.extend_from_slice(v.as_bytes());
         buf.push(0);
     }
+    if !fields.is_empty() {
+        // 0xff never occurs in UTF-8, so no label text can imitate this part.
+        buf.push(0xff);
+        for f in fields {
+            buf.extend_from_slice(f.path.as_bytes());
+            buf.push(0);
+            match &f.value {
+                Some(v) => {
+                    buf.push(1);
+                    buf.extend_from_slice(v.as_bytes());
+                }
+                None => buf.push(2),
+            }
+            buf.push(0);
+            if let Some(n) = f.num {
+                buf.extend_from_slice(&n.to_le_bytes());
+            }
+            buf.push(0xff);
+        }
+    }
     xxh3_64(&buf) as i64
+}
+
+const FIELDS_INSERT: &str =
+    "INSERT INTO pedia_fields (resource_id, path, value, num_value) VALUES ";
+
+/// Adds the `pedia_fields` rows of object `id` to `chunker`.
+fn push_fields(chunker: &mut Chunker, id: i64, fields: &[FieldValue]) {
+    for f in fields {
+        let bytes = f.path.len() + f.value.as_ref().map_or(0, String::len);
+        chunker.row(4, bytes, |b| {
+            b.push("(")
+                .bind_i64(id)
+                .push(", ")
+                .bind_text(f.path)
+                .push(", ")
+                .bind(Arg::OptText(f.value.clone()))
+                .push(", ")
+                .bind(Arg::OptI64(f.num))
+                .push(")");
+        });
+    }
+}
+
+/// Fills `pedia_fields` from every stored object (the migration that adds the table),
+/// reading objects in id order in bounded batches.
+pub(crate) async fn backfill_fields(
+    conn: &mut dyn Conn,
+    dialect: Dialect,
+    errors: &ErrorMap,
+) -> Result<(), StorageError> {
+    const OBJECTS_PER_QUERY: i64 = 500;
+    let map = |e| errors.map("filling the indexed field values", e);
+    // MySQL ran the CREATE outside any transaction: start from an empty table again.
+    conn.execute(&Sql::raw("DELETE FROM pedia_fields"))
+        .await
+        .map_err(map)?;
+    let mut after = i64::MIN;
+    let mut filled = 0u64;
+    loop {
+        let mut b = SqlBuilder::new(dialect);
+        b.push("SELECT id, object FROM pedia_resources WHERE id > ")
+            .bind_i64(after)
+            .push(" ORDER BY id LIMIT ")
+            .bind_i64(OBJECTS_PER_QUERY);
+        let rows = conn
+            .fetch(&b.finish(), &[Ty::I64, Ty::Bytes])
+            .await
+            .map_err(map)?;
+        let Some(last) = rows.last() else { break };
+        after = last.i64(0)?;
+        let mut chunker = Chunker::new(dialect, 1 << 20, FIELDS_INSERT, "");
+        for mut row in rows {
+            let id = row.i64(0)?;
+            push_fields(&mut chunker, id, &fields::extract(&row.take_bytes(1)?));
+            filled += 1;
+        }
+        for sql in chunker.finish() {
+            conn.execute(&sql).await.map_err(map)?;
+        }
+    }
+    // The planner needs the new table's statistics to choose its indexes.
+    match dialect {
+        Dialect::Postgres => {
+            conn.execute(&Sql::raw("ANALYZE pedia_fields"))
+                .await
+                .map_err(map)?;
+        }
+        Dialect::MySql => {
+            conn.fetch(&Sql::raw("ANALYZE TABLE pedia_fields"), &[])
+                .await
+                .map_err(map)?;
+        }
+        Dialect::Sqlite => {}
+    }
+    if filled > 0 {
+        tracing::info!(
+            objects = filled,
+            "internal storage: indexed the field values of stored objects"
+        );
+    }
+    Ok(())
 }
 
 /// A stored row of one of the batch's names, as the batch found it.
@@ -124,8 +229,10 @@ struct Effects {
     deleted_ids: Vec<i64>,
     /// Stored rows kept whose labels change.
     relabel_ids: Vec<i64>,
-    /// Ops whose labels are inserted, with the row id they belong to.
+    /// Ops whose labels and indexed fields are inserted, with the row id they belong to.
     labelled: Vec<(usize, i64)>,
+    /// The indexed field values of the labelled ops, by op.
+    fields: BTreeMap<usize, Vec<FieldValue>>,
     /// Rows inserted (not updated in place).
     inserted: u64,
     /// The revision after the batch.
@@ -212,7 +319,8 @@ fn effects(ops: &[WriteOp], stored: &StoredRows, plan: &Plan, base: i64) -> Effe
         let WriteOp::Upsert(object) = &ops[op] else {
             continue;
         };
-        let labels_hash = labels_hash(&object.meta.labels);
+        let fields = fields::extract(&object.raw);
+        let labels_hash = index_hash(&object.meta.labels, &fields);
         out.rows.push(RowWrite {
             op,
             id,
@@ -225,10 +333,12 @@ fn effects(ops: &[WriteOp], stored: &StoredRows, plan: &Plan, base: i64) -> Effe
             Some(s) => {
                 out.relabel_ids.push(s.id);
                 out.labelled.push((op, id));
+                out.fields.insert(op, fields);
             }
             None => {
                 out.inserted += 1;
                 out.labelled.push((op, id));
+                out.fields.insert(op, fields);
             }
         }
     }
@@ -656,16 +766,18 @@ fn statements(
     }
     statements.extend(chunker.finish());
 
-    // Labels of removed and relabelled rows, then the removed rows.
+    // Labels and indexed fields of removed and relabelled rows, then the removed rows.
     let mut label_deletes = effects.deleted_ids.clone();
     label_deletes.extend(&effects.relabel_ids);
     label_deletes.sort_unstable();
-    statements.extend(delete_in(
-        inner.dialect,
-        "pedia_labels",
-        "resource_id",
-        &label_deletes,
-    ));
+    for table in ["pedia_labels", "pedia_fields"] {
+        statements.extend(delete_in(
+            inner.dialect,
+            table,
+            "resource_id",
+            &label_deletes,
+        ));
+    }
     statements.extend(delete_in(
         inner.dialect,
         "pedia_resources",
@@ -750,6 +862,13 @@ fn statements(
                     .bind(Arg::OptI64(v.parse::<i64>().ok()))
                     .push(")");
             });
+        }
+    }
+    statements.extend(chunker.finish());
+    let mut chunker = Chunker::new(inner.dialect, inner.max_statement_bytes, FIELDS_INSERT, "");
+    for (op, id) in &effects.labelled {
+        if let Some(fields) = effects.fields.get(op) {
+            push_fields(&mut chunker, *id, fields);
         }
     }
     statements.extend(chunker.finish());
@@ -900,11 +1019,15 @@ pub(crate) async fn clean(
     let removed = tx.execute(&b.finish()).await.map_err(map)?;
 
     if removed > 0 {
-        let mut b = SqlBuilder::new(inner.dialect);
-        b.push("DELETE FROM pedia_labels WHERE resource_id IN (SELECT r.id FROM pedia_resources r WHERE ");
-        scope(&mut b, "r.");
-        b.push(")");
-        tx.execute(&b.finish()).await.map_err(map)?;
+        for table in ["pedia_labels", "pedia_fields"] {
+            let mut b = SqlBuilder::new(inner.dialect);
+            b.push("DELETE FROM ")
+                .push(table)
+                .push(" WHERE resource_id IN (SELECT r.id FROM pedia_resources r WHERE ");
+            scope(&mut b, "r.");
+            b.push(")");
+            tx.execute(&b.finish()).await.map_err(map)?;
+        }
         let mut b = SqlBuilder::new(inner.dialect);
         b.push("DELETE FROM pedia_resources WHERE ");
         scope(&mut b, "");
@@ -955,7 +1078,7 @@ mod tests {
                 uid: uid.into(),
                 rv: o.meta.resource_version.clone(),
                 content_hash: write_rules::content_hash(&o.raw) as i64,
-                labels_hash: labels_hash(&o.meta.labels),
+                labels_hash: index_hash(&o.meta.labels, &fields::extract(&o.raw)),
             },
         )
     }
@@ -1047,8 +1170,17 @@ mod tests {
 
     #[test]
     fn hashes_are_stable() {
-        let a = labels_hash(&[("a".into(), "b".into())]);
-        let b = labels_hash(&[("ab".into(), String::new())]);
+        let a = index_hash(&[("a".into(), "b".into())], &[]);
+        let b = index_hash(&[("ab".into(), String::new())], &[]);
         assert_ne!(a, b);
+        let field = |v: Option<&str>| FieldValue {
+            path: "status.phase",
+            value: v.map(str::to_owned),
+            num: None,
+        };
+        let running = index_hash(&[], &[field(Some("Running"))]);
+        assert_ne!(running, index_hash(&[], &[field(Some("Pending"))]));
+        assert_ne!(running, index_hash(&[], &[field(None)]));
+        assert_ne!(running, index_hash(&[], &[]));
     }
 }

@@ -1,5 +1,6 @@
 //! The storage conformance suite on each database the `internal` layer supports. The
-//! PostgreSQL and MySQL cases need the local servers (`../shared/tools/services.sh`).
+//! PostgreSQL and MySQL cases run on the servers `pedia-testdb` picks (configured, local
+//! or private).
 
 mod common;
 

@@ -11,10 +11,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt;
 use pedia_core::{GroupVersionResource, ListOptions, ResourceType};
 use pedia_storage::{
     BatchOutcome, CollectionItem, CollectionList, CollectionResource, Fence, ListResult,
-    ResourceStorage, ResourceVersions, Result, Revision, StorageError, StorageFactory,
+    ListStream, ResourceStorage, ResourceVersions, Result, Revision, StorageError, StorageFactory,
     StorageLayer, StoredResource, StoredVersion, WatchStream, WriteOp, object_key,
 };
 use serde::Deserialize;
@@ -133,11 +134,41 @@ impl ResourceStorage for MemoryResourceStorage {
             .into_iter()
             .collect();
         let page = query::list(&state, &stores, opts, &scope_of(&self.resource.gvr), false)?;
+        drop(state);
+        let (continue_token, remaining_count, revision) = (
+            page.continue_token.clone(),
+            page.remaining_count,
+            page.revision,
+        );
         Ok(ListResult {
-            items: page.items.into_iter().map(|(_, raw)| raw).collect(),
+            items: page.into_items()?.into_iter().map(|(_, raw)| raw).collect(),
+            continue_token,
+            remaining_count,
+            revision,
+        })
+    }
+
+    /// The page is a snapshot of shared handles on the stored versions, taken under the
+    /// read lock; items are produced (and projected) one by one as the stream is read,
+    /// so no copy of the listed bytes is ever made here.
+    async fn list_stream(&self, opts: &ListOptions) -> Result<ListStream> {
+        let page = {
+            let state = self.shared.read();
+            let stores: Vec<_> = state
+                .resources
+                .get(&self.resource.gvr)
+                .into_iter()
+                .collect();
+            query::list(&state, &stores, opts, &scope_of(&self.resource.gvr), false)?
+        };
+        let only_metadata = page.only_metadata;
+        Ok(ListStream {
             continue_token: page.continue_token,
             remaining_count: page.remaining_count,
             revision: page.revision,
+            items: futures::stream::iter(page.items)
+                .map(move |(_, stored)| query::Page::bytes(&stored, only_metadata))
+                .boxed(),
         })
     }
 
@@ -242,15 +273,21 @@ impl StorageFactory for MemoryStorage {
             .collect();
         let scope = format!("collection:{}", collection.name);
         let page = query::list(&state, &stores, opts, &scope, true)?;
+        drop(state);
+        let (continue_token, remaining_count, revision) = (
+            page.continue_token.clone(),
+            page.remaining_count,
+            page.revision,
+        );
         Ok(CollectionList {
             items: page
-                .items
+                .into_items()?
                 .into_iter()
                 .map(|(resource, object)| CollectionItem { resource, object })
                 .collect(),
-            continue_token: page.continue_token,
-            remaining_count: page.remaining_count,
-            revision: page.revision,
+            continue_token,
+            remaining_count,
+            revision,
         })
     }
 

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use pedia_core::search_label::FUZZY_NAME;
@@ -16,15 +17,39 @@ use pedia_storage::filter::{
 };
 use pedia_storage::{Result, StorageError};
 
-use crate::store::{Entry, ResourceStore, State};
+use crate::store::{Entry, ResourceStore, State, Stored};
 
-/// One page of matching objects with the resource each belongs to.
+/// One page of matching objects with the resource each belongs to. Items are shared
+/// handles on the stored versions: a page copies no object bytes, and a later write
+/// replaces a store's version without changing the page.
 #[derive(Debug)]
 pub(crate) struct Page {
-    pub(crate) items: Vec<(ResourceType, Bytes)>,
+    pub(crate) items: Vec<(ResourceType, Arc<Stored>)>,
+    pub(crate) only_metadata: bool,
     pub(crate) continue_token: Option<String>,
     pub(crate) remaining_count: Option<u64>,
     pub(crate) revision: u64,
+}
+
+impl Page {
+    /// An item as listed: the stored bytes, or their metadata projection.
+    pub(crate) fn bytes(stored: &Stored, only_metadata: bool) -> Result<Bytes> {
+        if only_metadata {
+            metadata_only(&stored.raw)
+                .map_err(|e| StorageError::internal("projecting object metadata", e))
+        } else {
+            Ok(stored.raw.clone())
+        }
+    }
+
+    /// Every item's bytes, in order.
+    pub(crate) fn into_items(self) -> Result<Vec<(ResourceType, Bytes)>> {
+        let only_metadata = self.only_metadata;
+        self.items
+            .into_iter()
+            .map(|(rt, stored)| Ok((rt, Self::bytes(&stored, only_metadata)?)))
+            .collect()
+    }
 }
 
 /// A borrowed sort value, to order candidates without copying strings.
@@ -237,18 +262,13 @@ pub(crate) fn list(
         .unwrap_or(false)
         .then(|| (after.len() - page.len()) as u64);
 
-    let mut items = Vec::with_capacity(page.len());
-    for (store, entry) in page {
-        let raw = if opts.only_metadata {
-            metadata_only(&entry.obj.raw)
-                .map_err(|e| StorageError::internal("projecting object metadata", e))?
-        } else {
-            entry.obj.raw.clone()
-        };
-        items.push((store.resource.clone(), raw));
-    }
+    let items = page
+        .iter()
+        .map(|(store, entry)| (store.resource.clone(), Arc::clone(&entry.obj)))
+        .collect();
     Ok(Page {
         items,
+        only_metadata: opts.only_metadata,
         continue_token,
         remaining_count,
         revision,

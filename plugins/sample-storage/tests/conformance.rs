@@ -1,7 +1,7 @@
 //! Runs the storage conformance suite against the layer linked in-process (the rlib), on
-//! SQLite (a temporary file per case) and PostgreSQL (a fresh schema per case in the
-//! database of `PEDIA_TEST_POSTGRES_URL`, dropped afterwards). PostgreSQL being
-//! unreachable fails the cases; it never skips them.
+//! SQLite (a temporary file per case) and PostgreSQL (a fresh schema per case from
+//! `pedia-testdb`, dropped afterwards). PostgreSQL being unreachable fails the cases; it
+//! never skips them.
 
 mod common;
 
@@ -14,7 +14,7 @@ use sample_storage::SampleStorage;
 async fn open(db: TestDb) -> Fixture {
     let storage = match SampleStorage::connect(db.config()).await {
         Ok(storage) => storage,
-        Err(e) if matches!(db, TestDb::Postgres { .. }) => {
+        Err(e) if matches!(db, TestDb::Postgres(_)) => {
             panic!("{}", postgres_unusable(&e.detail()))
         }
         Err(e) => panic!("open SQLite: {}", e.detail()),
@@ -27,7 +27,7 @@ async fn open_sqlite() -> Fixture {
 }
 
 async fn open_postgres() -> Fixture {
-    open(TestDb::postgres()).await
+    open(TestDb::postgres().await).await
 }
 
 pedia_storage::conformance_suite!(sample_sqlite, crate::open_sqlite);

@@ -212,7 +212,7 @@ macro_rules! cases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let db = crate::TestDb::postgres();
+                    let db = crate::TestDb::postgres().await;
                     crate::$case(&db).await;
                     db.remove().await;
                 }

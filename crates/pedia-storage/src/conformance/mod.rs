@@ -168,6 +168,10 @@ macro_rules! __conformance_cases {
                 clean_cluster_emits_a_deleted_per_object,
                 clean_cluster_resource_emits_a_deleted_per_object,
             ],
+            stream: [
+                list_stream_equals_unpaged_list,
+                list_stream_reflects_its_revision,
+            ],
             collections: [
                 collection_lists_exactly_the_granted_items,
                 collection_paging_under_grants_visits_granted_items_once,

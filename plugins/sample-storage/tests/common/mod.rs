@@ -1,24 +1,19 @@
 //! Test databases shared by the integration tests: a temporary SQLite file, or a fresh
-//! PostgreSQL schema in the database of `PEDIA_TEST_POSTGRES_URL` that is dropped after.
+//! PostgreSQL schema from the workspace's one harness (`pedia-testdb`: the configured,
+//! local or a private server; names carry the process id and leftovers of dead processes
+//! are dropped on first use), dropped after the test.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use pedia_testdb::PgSchema;
 use sample_storage::SampleConfig;
-use sqlx::Connection;
-
-pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-pub fn postgres_url() -> String {
-    std::env::var("PEDIA_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
-}
 
 /// The message a test fails with when PostgreSQL cannot be used: these tests never skip.
 pub fn postgres_unusable(detail: &str) -> String {
     format!(
-        "PostgreSQL for the sample-storage tests is not usable ({detail}); start it or point \
-         PEDIA_TEST_POSTGRES_URL at one (default {DEFAULT_POSTGRES_URL})"
+        "PostgreSQL for the sample-storage tests is not usable ({detail}); start it, point \
+         {} at one, or unset it to let the tests start a private server",
+        pedia_testdb::POSTGRES_URL_ENV
     )
 }
 
@@ -27,7 +22,7 @@ pub fn postgres_unusable(detail: &str) -> String {
 #[derive(Debug)]
 pub enum TestDb {
     Sqlite(tempfile::TempDir),
-    Postgres { url: String, schema: String },
+    Postgres(PgSchema),
 }
 
 impl TestDb {
@@ -35,25 +30,16 @@ impl TestDb {
         TestDb::Sqlite(tempfile::tempdir().expect("temporary directory"))
     }
 
-    pub fn postgres() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        TestDb::Postgres {
-            url: postgres_url(),
-            schema: format!(
-                "sample_test_{}_{}_{nanos}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ),
-        }
+    pub async fn postgres() -> Self {
+        TestDb::Postgres(PgSchema::create("sample_test").await)
     }
 
     pub fn config(&self) -> SampleConfig {
         match self {
             TestDb::Sqlite(dir) => SampleConfig::sqlite(dir.path().join("sample.db")),
-            TestDb::Postgres { url, schema } => SampleConfig::postgres(url.clone(), Some(schema)),
+            TestDb::Postgres(schema) => {
+                SampleConfig::postgres(schema.url.clone(), Some(&schema.schema))
+            }
         }
     }
 
@@ -61,18 +47,7 @@ impl TestDb {
     pub async fn remove(self) {
         match self {
             TestDb::Sqlite(dir) => drop(dir),
-            TestDb::Postgres { url, schema } => {
-                let mut conn = sqlx::PgConnection::connect(&url)
-                    .await
-                    .unwrap_or_else(|e| panic!("reconnect to drop schema {schema}: {e}"));
-                // The schema name is generated above from letters, digits and underscores.
-                let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                sqlx::query(sqlx::AssertSqlSafe(drop))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("drop schema {schema}: {e}"));
-                let _ = conn.close().await;
-            }
+            TestDb::Postgres(schema) => schema.drop_schema().await,
         }
     }
 }

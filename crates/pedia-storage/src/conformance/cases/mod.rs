@@ -7,5 +7,6 @@ pub(super) mod misc;
 pub(super) mod order;
 pub(super) mod owner;
 pub(super) mod paging;
+pub(super) mod stream;
 pub(super) mod watch;
 pub(super) mod write;
