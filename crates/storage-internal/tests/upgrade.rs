@@ -45,23 +45,22 @@ async fn a_sqlite_database_without_writer_epochs_is_migrated() {
         .expect("write");
     storage.shutdown().await.expect("shutdown");
 
-    // Back to the schema before migration 2.
+    // Back to the schema before migration 2 (and the later ones).
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
         .expect("open the file");
-    sqlx::query("DROP TABLE pedia_writers")
-        .execute(&pool)
-        .await
-        .expect("drop");
-    sqlx::query("DELETE FROM pedia_schema_migrations WHERE version = 2")
-        .execute(&pool)
-        .await
-        .expect("forget");
+    for sql in [
+        "DROP TABLE pedia_writers",
+        "DROP TABLE pedia_fields",
+        "DELETE FROM pedia_schema_migrations WHERE version >= 2",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
     pool.close().await;
     assert_eq!(migrations(&path).await, [1]);
 
     let storage = InternalStorage::connect(&config).await.expect("reopen");
-    assert_eq!(migrations(&path).await, [1, 2]);
+    assert_eq!(migrations(&path).await, [1, 2, 3]);
     let rs = storage.resource_storage(&pods()).await.expect("pods");
     let listed = rs.list(&ListOptions::default()).await.expect("list");
     assert_eq!(
