@@ -212,3 +212,43 @@ fn every_layer_runs_the_conformance_suite() {
         );
     }
 }
+
+#[test]
+fn abi_stable_stays_in_the_plugin_boundary() {
+    let g = graph();
+    let allowed: Vec<PathBuf> = [
+        ("pedia-plugin-api", "src/ffi.rs"),
+        ("pedia-plugin-api", "src/wire.rs"),
+        ("pedia-plugin-api", "src/guest.rs"),
+        ("pedia-plugin-api", "src/lib.rs"),
+        ("pedia-plugin-host", "src/load.rs"),
+        ("pedia-plugin-host", "src/adapter.rs"),
+        // A plugin that forges a root module of another interface version, to be refused.
+        ("test-skew", "src/lib.rs"),
+    ]
+    .iter()
+    .map(|(krate, file)| g.dir(krate).join(file))
+    .collect();
+    let mut checked = 0;
+    for member in &g.members {
+        for (path, text) in sources(&g.dir(member).join("src")) {
+            checked += 1;
+            let names_it = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .any(|l| l.contains("abi_stable::") || l.contains("use abi_stable"));
+            assert!(
+                !names_it || allowed.contains(&path),
+                "{} names abi_stable outside the plugin boundary",
+                path.display()
+            );
+        }
+        assert!(
+            !g.direct(member).contains("abi_stable")
+                || ["pedia-plugin-api", "pedia-plugin-host", "test-skew"]
+                    .contains(&member.as_str()),
+            "{member} depends on abi_stable"
+        );
+    }
+    assert!(checked > 100, "only {checked} source files seen");
+}
