@@ -82,6 +82,15 @@ rec {
 
   names = list: builtins.concatStringsSep ", " list;
 
+  sanitize =
+    name:
+    let
+      parts = builtins.split "[^[:alnum:]+._?=-]+" (builtins.unsafeDiscardStringContext name);
+      joined = builtins.concatStringsSep "-" (builtins.filter builtins.isString parts);
+      noDots = builtins.head (builtins.match "[.]*(.*)" joined);
+    in
+    builtins.substring 0 207 (if noDots == "" then "unknown" else noDots);
+
   # `args` if every attribute name is in `allowed` and every name of `required` is there;
   # otherwise an error naming the function and the offending names.
   checkArgs =
@@ -106,16 +115,24 @@ rec {
     system: what: a:
     let
       env = a.env or { };
-      badEnv = builtins.filter (k: !(builtins.isString env.${k} || env.${k} ? outPath)) (
-        builtins.attrNames env
-      );
-      name =
+      # As stdenv: a value of `env` must be one environment variable's worth.
+      scalar =
+        v:
+        builtins.isString v
+        || builtins.isInt v
+        || builtins.isBool v
+        || builtins.isPath v
+        || (builtins.isAttrs v && v ? outPath);
+      badEnv = builtins.filter (k: !scalar env.${k}) (builtins.attrNames env);
+      # Sanitized as stdenv does: runs of characters a store path cannot hold become "-".
+      name = sanitize (
         a.name or (
           if a ? pname && a ? version then
             "${a.pname}-${a.version}"
           else
             throw "${what} (stand-in): needs `name`, or `pname` and `version`"
-        );
+        )
+      );
       drvAttrs =
         removeAttrs (
           removeAttrs a [
@@ -132,7 +149,7 @@ rec {
       passthru = a.passthru or { };
     in
     if badEnv != [ ] then
-      throw "${what} (stand-in): env.${builtins.head badEnv} must be a string"
+      throw "${what} (stand-in): env.${builtins.head badEnv} must be a string, number, boolean, path or derivation"
     else
       drv
       // passthru
