@@ -364,6 +364,30 @@ run "flake" [
     };
   }
   {
+    name = "mkStoragePlugin: a Cargo.lock outside src replaces the plugin's, for vendoring and the build";
+    actual =
+      let
+        lock = fixtures + "/beta/Cargo.lock";
+        p = (withPlugins (alpha // { cargoLock = lock; })).plugins.alpha-storage-layer;
+      in
+      {
+        vendored = p.cargoVendorDir.craneArgs.cargoLock == lock;
+        packages = builtins.filter (n: builtins.match "(alpha|beta)-storage .*" n != null) p.cargoVendorDir.lockPackages;
+        build = map (d: d.craneArgs.cargoLock == lock) [
+          p
+          p.cargoArtifacts
+        ];
+      };
+    expected = {
+      vendored = true;
+      packages = [ "beta-storage 2.1.0" ];
+      build = [
+        true
+        true
+      ];
+    };
+  }
+  {
     name = "mkStoragePlugin: one plugin set, the workspace untouched, the same from one list or two overlays";
     actual = {
       dir = map (p: p.file) third.allPlugins.plugins;
