@@ -1,11 +1,14 @@
 {
   description = "Clusterpedia-rs: multi-cluster Kubernetes search with verified native storage plugins";
 
+  # Exact revisions, so the first `nix flake lock` is deterministic; README ("Nix") says how
+  # to move them. nixpkgs: nixos-26.05 (crane needs at least 26.05); rust-overlay: a
+  # revision whose manifests include rust-toolchain.toml's channel.
   inputs = {
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
-    crane.url = "github:ipetkov/crane";
+    nixpkgs.url = "github:NixOS/nixpkgs/531670d871c0e29724a02f3cbcac170adc65b58c";
+    crane.url = "github:ipetkov/crane/2c71e194474d13de031d729b729c968ddbe3507f";
     rust-overlay = {
-      url = "github:oxalica/rust-overlay";
+      url = "github:oxalica/rust-overlay/fd2ebb9cc4323d0c5a1336138dab5c3c5a5d8bd9";
       inputs.nixpkgs.follows = "nixpkgs";
     };
   };
@@ -24,24 +27,20 @@
         "x86_64-linux"
         "aarch64-linux"
       ];
-      forSystems =
-        f:
-        lib.genAttrs systems (
-          system:
-          f (
-            import nixpkgs {
-              inherit system;
-              overlays = [ self.overlays.default ];
-            }
-          )
-        );
+      pkgsWith =
+        overlays: system:
+        import nixpkgs {
+          inherit system;
+          overlays = [ self.overlays.default ] ++ overlays;
+        };
+      forSystems = f: lib.genAttrs systems (system: f self.legacyPackages.${system});
       # The pure functions' unit tests (nix/tests), also run by `nix-instantiate` in CI.
       nixTests = map (t: import (./nix/tests + "/${t}.nix")) [
         "fingerprint"
         "plugins"
+        "external"
         "manifest"
         "images"
-        "workspace"
       ];
     in
     {
@@ -54,42 +53,60 @@
             inherit crane;
             src = ./.;
             extraPlugins = [ ];
-            cargoLock = null;
           };
         })
       ];
 
+      # nixpkgs (this flake's pinned revision) with overlays.default.
+      legacyPackages = lib.genAttrs systems (pkgsWith [ ]);
+
       lib = nixLib // {
-        # An overlay adding a third-party storage plugin crate to the workspace, so it is
-        # built with the components from one Cargo.lock (and so carries their fingerprint):
+        inherit systems;
+
+        # Out-of-tree storage plugins, as an overlay over overlays.default. Each plugin is
+        # built from its own source with its own Cargo.lock (vendored by crane, no
+        # import-from-derivation) and this flake's toolchain, and its build fails unless the
+        # plugin's fingerprint section equals the components' (`pedia plugin manifest`
+        # names the crate that differs). It then is one more plugin of pkgs.clusterpedia:
+        # plugins.<name>, allPlugins, withPlugins, images.<name>, and the component images
+        # hold its runtime closure.
         #
-        #   overlays.default = clusterpedia.lib.mkStoragePlugin {
-        #     name = "my-storage-layer";   # the storage name the plugin registers
-        #     src = ./.;                   # the plugin crate (depends on pedia-plugin-api.workspace = true)
-        #     libName = "my_storage";      # its [lib] name: the file is libmy_storage.so
-        #     cargoLock = ./Cargo.lock;    # the lockfile of this workspace plus the plugin
-        #   };
+        #   clusterpedia.lib.mkStoragePlugin {
+        #     name = "my-storage-layer";  # the storage-layer name it registers (checked)
+        #     src = self;                 # its workspace root: Cargo.toml, Cargo.lock, src/
+        #     # optional:
+        #     cargoLock = ./Cargo.lock;   # default: src/Cargo.lock
+        #     package = "my-storage";     # default: [package] name of src/Cargo.toml
+        #     libName = "my_storage";     # default: its [lib] name; the file is lib<libName>.so
+        #     buildInputs = [ pkgs.sqlite ];   # C libraries it links (kept in the images)
+        #     nativeBuildInputs = [ pkgs.pkg-config ];
+        #     cargoExtraArgs = "--features x";
+        #     outputHashes = { };         # crane's, for git dependencies without a network at evaluation
+        #   }
         #
-        # then pkgs.clusterpedia.apiserver.withPlugins (ps: [ ps.my-storage-layer ]).
+        # or a list of such plugins. The plugin's Cargo.lock must resolve pedia-plugin-api
+        # (from git, at this flake's revision) and its dependencies as this workspace does:
+        # `pedia plugin lock --against <binary|manifest|Cargo.lock>` pins it.
         mkStoragePlugin =
+          plugins: final: prev:
+          let
+            added = nixLib.external.specs plugins;
+          in
           {
-            name,
-            src,
-            libName,
-            cargoLock,
-            dir ? name,
-          }:
-          final: prev: {
             clusterpedia = prev.clusterpedia.override (old: {
-              extraPlugins = old.extraPlugins ++ [
-                {
-                  inherit name src dir;
-                  file = "lib${libName}.so";
-                }
-              ];
-              inherit cargoLock;
+              extraPlugins = old.extraPlugins ++ added;
             });
           };
+
+        # A plugin flake's per-system outputs: `f` gets pkgs.clusterpedia of this flake's
+        # nixpkgs with overlays.default and then `overlay` (mkStoragePlugin's):
+        #
+        #   packages = clusterpedia.lib.eachSystem plugin (c: {
+        #     default = c.plugins.my-storage-layer;
+        #     apiserver = c.apiserver.withPlugins (ps: [ ps.my-storage-layer ]);
+        #   });
+        eachSystem =
+          overlay: f: lib.genAttrs systems (system: f (pkgsWith [ overlay ] system).clusterpedia);
       };
 
       packages = forSystems (
@@ -131,6 +148,6 @@
         default = pkgs.clusterpedia.devShell;
       });
 
-      formatter = forSystems (pkgs: pkgs.nixfmt-rfc-style);
+      formatter = forSystems (pkgs: pkgs.nixfmt);
     };
 }

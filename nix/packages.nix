@@ -1,23 +1,23 @@
 # Everything the flake builds, as one package set (pkgs.clusterpedia after
-# overlays.default). One crane workspace build produces the components and every plugin, so
-# they share the toolchain, the Cargo.lock and one feature resolution, and therefore the
-# plugin build fingerprint.
+# overlays.default). One crane workspace build produces the components and this
+# repository's plugins, so they share the toolchain, the Cargo.lock and one feature
+# resolution, and therefore the plugin build fingerprint.
 #
-# extraPlugins / cargoLock: third-party plugin crates added to the workspace by
-# lib.mkStoragePlugin (see flake.nix), built together with the components.
+# extraPlugins: out-of-tree plugins added by lib.mkStoragePlugin (flake.nix), each built
+# from its own source and its own Cargo.lock with the same toolchain, and refused at build
+# time unless its fingerprint section equals the components'.
 {
   lib,
   pkgs,
+  stdenv,
   crane,
   runCommand,
-  writeText,
   makeWrapper,
   jq,
   dockerTools,
   pkgsStatic,
   src,
   extraPlugins ? [ ],
-  cargoLock ? null,
 }:
 let
   nixLib = import ./lib;
@@ -26,27 +26,68 @@ let
   };
 
   toolchainFile = src + "/rust-toolchain.toml";
-  craneLib = (crane.mkLib pkgs).overrideToolchain (p: p.rust-bin.fromRustupToolchainFile toolchainFile);
-
+  rustToolchainToml = builtins.readFile toolchainFile;
   workspaceToml = builtins.readFile (src + "/Cargo.toml");
   version = (builtins.fromTOML workspaceToml).workspace.package.version;
 
+  # What every installed plugin's fingerprint must contain, known from the source alone; it
+  # also stops evaluation unless rust-toolchain.toml names one exact release.
+  expectedFingerprint = nixLib.fingerprint.expected {
+    inherit rustToolchainToml;
+    apiCargoToml = builtins.readFile (src + "/crates/pedia-plugin-api/Cargo.toml");
+    workspaceCargoToml = workspaceToml;
+    system = stdenv.hostPlatform.system;
+  };
+
+  # One toolchain, rust-toolchain.toml's, for the components and every plugin.
+  craneLib = (crane.mkLib pkgs).overrideToolchain (
+    p: builtins.seq expectedFingerprint.rustc (p.rust-bin.fromRustupToolchainFile toolchainFile)
+  );
+
+  # pedia-plugin-api's build script computes the fingerprint from `cargo metadata` of the
+  # workspace PEDIA_BUILD_WORKSPACE names. A workspace's .cargo/config.toml normally sets it;
+  # crane runs cargo from the source root, so this names the same directory also for a
+  # plugin without that file. `cargo metadata --offline` works there because crane vendors
+  # every package of Cargo.lock, whatever its platform, and configures the vendored
+  # sources in $CARGO_HOME/config.toml, which the build script's cargo inherits.
+  exportBuildWorkspace = ''
+    export PEDIA_BUILD_WORKSPACE="$PWD"
+  '';
+
   # The plugins of this repository that ship (plugins/test-* exist only to be refused by
-  # the loader's tests), and the third-party ones.
+  # the loader's tests).
   inTreePlugins = [
     {
       name = "sample-storage-layer";
       file = "libsample_storage.so";
     }
   ];
+
+  # Out-of-tree plugins, described from their own files (nix/lib/external.nix). `src` is
+  # read at evaluation time, so it must be a path or a flake's source, not a derivation.
+  fileOf = p: name: if builtins.isPath p.src then p.src + "/${name}" else "${p.src}/${name}";
+  external = map (
+    spec:
+    let
+      s = nixLib.external.checkSpec spec;
+      toolchain = fileOf s "rust-toolchain.toml";
+    in
+    nixLib.external.describe {
+      spec = s;
+      cargoToml = builtins.readFile (fileOf s "Cargo.toml");
+      toolchainToml = if builtins.pathExists toolchain then builtins.readFile toolchain else null;
+      channel = expectedFingerprint.rustc;
+    }
+  ) extraPlugins;
+
   pluginSpecs = nixLib.plugins.validate (
-    inTreePlugins ++ map (p: { inherit (p) name file; }) extraPlugins
+    inTreePlugins ++ map (p: { inherit (p) name file; }) external
   );
 
   components = nixLib.images.components ++ [ "pedia" ];
 
   # The source: the Rust workspace plus charts/ (a test embeds the generated CRDs).
-  baseSrc = lib.fileset.toSource {
+  workspaceSrc = lib.fileset.toSource {
     root = src;
     fileset = lib.fileset.unions [
       (src + "/Cargo.toml")
@@ -58,33 +99,17 @@ let
       (src + "/charts")
     ];
   };
-  lockFile = if cargoLock == null then src + "/Cargo.lock" else cargoLock;
-  fullSrc =
-    if extraPlugins == [ ] then
-      baseSrc
-    else
-      # The third-party crates join the workspace; their Cargo.lock (generated for this
-      # workspace plus them) replaces ours. crane reads Cargo.toml files of a derived source
-      # at evaluation time, so this path uses import-from-derivation.
-      runCommand "clusterpedia-rs-src-${version}" { } ''
-        cp -r ${baseSrc} $out
-        chmod -R u+w $out
-        ${lib.concatMapStrings (p: ''
-          cp -r ${p.src} $out/${nixLib.workspace.memberOf p.dir}
-        '') extraPlugins}
-        cp ${writeText "Cargo.toml" (nixLib.workspace.addMembers workspaceToml (map (p: p.dir) extraPlugins))} $out/Cargo.toml
-        cp ${lockFile} $out/Cargo.lock
-      '';
 
   common = {
-    src = fullSrc;
+    src = workspaceSrc;
     pname = "clusterpedia-rs";
     inherit version;
     strictDeps = true;
-    cargoVendorDir = craneLib.vendorCargoDeps { cargoLock = lockFile; };
+    cargoVendorDir = craneLib.vendorCargoDeps { src = workspaceSrc; };
     # The whole workspace in one build, as `cargo xtask dist` does: one feature resolution
     # for the components and every plugin.
     cargoExtraArgs = "--locked --workspace";
+    preBuild = exportBuildWorkspace;
   };
 
   cargoArtifacts = craneLib.buildDepsOnly common;
@@ -102,19 +127,85 @@ let
         '') components}
         ${lib.concatMapStrings (p: ''
           install -Dm755 "$target/${p.file}" "$out/lib/${p.file}"
-        '') pluginSpecs}
+        '') inTreePlugins}
       '';
     }
   );
 
-  # What every installed plugin's fingerprint must contain, known from the source alone.
-  expectedFingerprint = nixLib.fingerprint.expected {
-    rustToolchainToml = builtins.readFile toolchainFile;
-    workspaceCargoToml = workspaceToml;
-    system = pkgs.stdenv.hostPlatform.system;
-  };
-
   pedia = component "pedia";
+
+  # Fails the build, naming the file and what differs, unless the plugin file in `dir`
+  # carries exactly the components' fingerprint section and registers `name`: the checks
+  # `pedia plugin manifest` runs, with the pedia built together with the components.
+  checkPlugin =
+    {
+      dir,
+      name,
+      file,
+    }:
+    ''
+      if ! pedia plugin manifest ${dir} >${dir}.log 2>&1; then
+        cat ${dir}.log >&2
+        echo "storage plugin ${name} (${file}) does not match the components this clusterpedia flake builds: its Cargo.lock must resolve pedia-plugin-api and its dependencies exactly as theirs (pedia plugin lock --against <this flake's apiserver>)" >&2
+        exit 1
+      fi
+      registered=$(jq -r '.plugins[0].name' ${dir}/manifest.json)
+      if [ "$registered" != ${lib.escapeShellArg name} ]; then
+        echo "${file} registers the storage layer \"$registered\", but it is declared as ${lib.escapeShellArg name}" >&2
+        exit 1
+      fi
+    '';
+
+  # An out-of-tree plugin: its own source and Cargo.lock (crane vendors it), the
+  # components' toolchain, only its cdylib; the installed file is checked against the
+  # components before the package exists.
+  externalPackage =
+    p:
+    let
+      args = {
+        pname = p.package;
+        inherit (p) version src;
+        strictDeps = true;
+        cargoVendorDir = craneLib.vendorCargoDeps (
+          {
+            inherit (p) src;
+          }
+          // lib.optionalAttrs (p.cargoLock != null) { inherit (p) cargoLock; }
+          // lib.optionalAttrs (p.outputHashes != { }) { inherit (p) outputHashes; }
+        );
+        cargoExtraArgs = "--locked --package ${p.package} --lib ${p.cargoExtraArgs}";
+        inherit (p) buildInputs nativeBuildInputs;
+        doCheck = false;
+        preBuild = exportBuildWorkspace;
+      }
+      // lib.optionalAttrs (p.cargoLock != null) { inherit (p) cargoLock; };
+    in
+    craneLib.buildPackage (
+      args
+      // {
+        cargoArtifacts = craneLib.buildDepsOnly args;
+        nativeBuildInputs = p.nativeBuildInputs ++ [
+          pedia
+          jq
+        ];
+        installPhaseCommand = ''
+          install -Dm755 "''${CARGO_TARGET_DIR:-target}/release/${p.file}" "$out/lib/${p.file}"
+        '';
+        postInstall = ''
+          check=$(mktemp -d)
+          cp "$out/lib/${p.file}" "$check/"
+          ${checkPlugin {
+            dir = "$check";
+            inherit (p) name file;
+          }}
+        '';
+        passthru = {
+          pluginName = p.name;
+          pluginFile = p.file;
+        };
+        meta.description = "The ${p.name} storage plugin (${p.file}), built for clusterpedia-rs ${version}";
+      }
+    );
 
   # A directory of plugins with the manifest.json the components verify: the installed
   # files, their fingerprints checked against this flake's expectations, the manifest
@@ -137,7 +228,10 @@ let
           pedia
           jq
         ];
-        passthru.plugins = wanted;
+        passthru = {
+          plugins = wanted;
+          packages = plugins;
+        };
       }
       ''
         mkdir -p $out
@@ -148,7 +242,7 @@ let
           [ -e "$f" ] || continue
           fp=$(pedia plugin inspect "$f" | sed -n 's/^fingerprint: *//p')
           for part in ${lib.escapeShellArgs (nixLib.fingerprint.requiredParts expectedFingerprint)}; do
-            case "$fp" in
+            case "$fp;" in
               *"$part"*) ;;
               *) echo "plugin $(basename "$f") has fingerprint $fp, which lacks $part: build it with this flake (lib.mkStoragePlugin) and its toolchain" >&2; exit 1 ;;
             esac
@@ -163,7 +257,7 @@ let
         fi
       '';
 
-  pluginPackage =
+  inTreePackage =
     spec:
     runCommand "${spec.name}-${version}"
       {
@@ -177,12 +271,19 @@ let
         install -Dm755 ${workspace}/lib/${spec.file} $out/lib/${spec.file}
       '';
 
-  # Plugin packages by storage-layer name: the `ps` of withPlugins.
-  plugins = builtins.listToAttrs (
-    map (spec: {
-      inherit (spec) name;
-      value = pluginPackage spec;
-    }) pluginSpecs
+  # Plugin packages by storage-layer name: the `ps` of withPlugins. Names and files are
+  # validated first, as a component would refuse two plugins of one name.
+  plugins = builtins.seq pluginSpecs (
+    builtins.listToAttrs (
+      map (spec: {
+        inherit (spec) name;
+        value = inTreePackage spec;
+      }) inTreePlugins
+      ++ map (p: {
+        inherit (p) name;
+        value = externalPackage p;
+      }) external
+    )
   );
 
   # `name` wrapped so that STORAGE_PLUGINS names a verified directory of the chosen plugins:
@@ -230,18 +331,26 @@ componentPackages
     expectedFingerprint
     ;
 
-  # Every shipped plugin in one verified directory.
+  # Every plugin of the set (shipped and added) in one verified directory.
   allPlugins = mkPluginDir (builtins.attrValues plugins);
 
+  # Component images hold the runtime closure of every plugin of the set, so a plugin
+  # copied in from its image (the charts' init container) finds the libraries it links.
   images =
     lib.genAttrs nixLib.images.components (
-      name: images.component { inherit name version; package = componentPackages.${name}; }
+      name:
+      images.component {
+        inherit name version;
+        package = componentPackages.${name};
+        plugins = builtins.attrValues plugins;
+      }
     )
     // lib.mapAttrs (
       name: p:
       images.plugin {
         inherit name version;
         pluginDir = mkPluginDir [ p ];
+        plugins = [ p ];
       }
     ) plugins;
 
@@ -253,7 +362,9 @@ componentPackages
         cargoClippyExtraArgs = "--all-targets -- -D warnings";
       }
     );
-    fmt = craneLib.cargoFmt { src = fullSrc; };
+    fmt = craneLib.cargoFmt {
+      inherit (common) src pname version;
+    };
     # Unit tests. The integration tests need PostgreSQL, MariaDB and kubectl on the host,
     # which the build sandbox does not have; .ci/run runs them.
     tests = craneLib.cargoTest (

@@ -6,7 +6,7 @@ let
   plugins = import ./plugins.nix;
   manifest = import ./manifest.nix { inherit plugins; };
   images = import ./images.nix;
-  workspace = import ./workspace.nix;
+  external = import ./external.nix;
 in
 {
   inherit
@@ -14,6 +14,6 @@ in
     plugins
     manifest
     images
-    workspace
+    external
     ;
 }

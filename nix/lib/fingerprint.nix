@@ -57,19 +57,56 @@ let
     in
     builtins.listToAttrs (map kv parts);
 
+  # A Cargo.toml `version` that may be inherited (`version.workspace = true`).
+  packageVersion =
+    what: package: workspaceCargoToml:
+    let
+      v = package.version or (throw "clusterpedia: ${what} has no package.version");
+      inherited = (builtins.fromTOML workspaceCargoToml).workspace.package.version or (throw "clusterpedia: ${what} inherits its version (version.workspace = true) but the workspace Cargo.toml has no workspace.package.version");
+    in
+    if builtins.isString v then
+      v
+    else if builtins.isAttrs v && (v.workspace or false) == true then
+      inherited
+    else
+      throw "clusterpedia: ${what} has a package.version that is neither a string nor `{ workspace = true }`";
+
+  # rust-toolchain.toml's channel, which must name one exact release: the fingerprint holds
+  # rustc's release, so "stable" or "1.95" would let two builds of one source disagree.
+  channelOf =
+    rustToolchainToml:
+    let
+      channel = (builtins.fromTOML rustToolchainToml).toolchain.channel or (throw "clusterpedia: rust-toolchain.toml has no [toolchain] channel");
+    in
+    if builtins.isString channel && builtins.match "[0-9]+\\.[0-9]+\\.[0-9]+" channel != null then
+      channel
+    else
+      throw "clusterpedia: rust-toolchain.toml's channel is ${builtins.toJSON channel}; it must be a full release like \"1.95.0\", because the plugin fingerprint contains rustc's exact release and every plugin must be built with the very same compiler as the components";
+
   # What the flake expects of every plugin it installs, from the source tree alone:
-  # rust-toolchain.toml's channel and pedia-plugin-api's (workspace) version.
+  # rust-toolchain.toml's channel (a full x.y.z), the target of the Nix system, and the
+  # version of pedia-plugin-api as its own Cargo.toml declares it (inherited from the
+  # workspace when it says `version.workspace = true`), which is the `api` that its
+  # build.rs writes (CARGO_PKG_VERSION). packaging-tests' nix.rs asserts that these equal
+  # the fields of the fingerprint the Rust build compiled in.
   expected =
     {
       rustToolchainToml,
+      apiCargoToml,
       workspaceCargoToml,
       system,
     }:
-    {
-      rustc = (builtins.fromTOML rustToolchainToml).toolchain.channel;
-      target = targetOf system;
-      api = (builtins.fromTOML workspaceCargoToml).workspace.package.version;
-    };
+    let
+      package = (builtins.fromTOML apiCargoToml).package or { };
+    in
+    if (package.name or null) != "pedia-plugin-api" then
+      throw "clusterpedia: the interface version must come from pedia-plugin-api's Cargo.toml, this one is ${builtins.toJSON (package.name or null)}'s"
+    else
+      {
+        rustc = channelOf rustToolchainToml;
+        target = targetOf system;
+        api = packageVersion "pedia-plugin-api's Cargo.toml" package workspaceCargoToml;
+      };
 
   # The differences between a fingerprint string and the expected fields, as messages that
   # name the plugin file and the fix; [] when it matches.
@@ -90,6 +127,8 @@ in
 {
   inherit
     targetOf
+    channelOf
+    packageVersion
     fields
     format
     parse

@@ -39,6 +39,13 @@ in
       "/bin/cp"
     ];
 
+  # The label of every image that names the plugin builds whose runtime closure the image
+  # holds, space-separated store paths. A store path in the config puts that path's closure
+  # into the image (dockerTools includes what the config references), so a plugin linking a
+  # C library finds it at dlopen time also in a component container whose /plugins the
+  # chart's init container filled from a plugin image.
+  pluginClosureLabel = "io.clusterpedia.plugin-builds";
+
   pluginConfig = name: {
     Cmd = [ "/bin/sh" ];
     Labels = {

@@ -29,7 +29,7 @@ let
     # A plugin whose fingerprint is not the directory's would be refused at start-up.
     ++ map (
       p:
-      "plugin ${p.file or "?"} was built with fingerprint ${builtins.toJSON (p.fingerprint or null)}, the directory's is ${builtins.toJSON fingerprint}: build every plugin and the components in one workspace"
+      "plugin ${p.file or "?"} was built with fingerprint ${builtins.toJSON (p.fingerprint or null)}, the directory's is ${builtins.toJSON fingerprint}: build the plugin with this flake (lib.mkStoragePlugin) from a Cargo.lock pinned with `pedia plugin lock --against` the components"
     ) wrongFingerprint;
 in
 {

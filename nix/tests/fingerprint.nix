@@ -10,23 +10,42 @@ let
     closureHash = "083791b01c1a67ae66aca99070c9ee48";
   };
   text = fp.format sample;
+  toolchain = channel: ''
+    [toolchain]
+    channel = ${builtins.toJSON channel}
+  '';
+  inherited = ''
+    [package]
+    name = "pedia-plugin-api"
+    version.workspace = true
+  '';
+  workspace = ''
+    [workspace.package]
+    version = "0.1.0"
+  '';
   expect = fp.expected {
-    rustToolchainToml = ''
-      [toolchain]
-      channel = "1.95.0"
-    '';
-    workspaceCargoToml = ''
-      [workspace.package]
-      version = "0.1.0"
-    '';
+    rustToolchainToml = toolchain "1.95.0";
+    apiCargoToml = inherited;
+    workspaceCargoToml = workspace;
     system = "x86_64-linux";
   };
   # The real tree: what the flake computes for this repository.
   repo = fp.expected {
     rustToolchainToml = builtins.readFile ../../rust-toolchain.toml;
+    apiCargoToml = builtins.readFile ../../crates/pedia-plugin-api/Cargo.toml;
     workspaceCargoToml = builtins.readFile ../../Cargo.toml;
     system = "aarch64-linux";
   };
+  withChannel =
+    channel:
+    builtins.tryEval (
+      (fp.expected {
+        rustToolchainToml = toolchain channel;
+        apiCargoToml = inherited;
+        workspaceCargoToml = workspace;
+        system = "x86_64-linux";
+      }).rustc
+    );
   otherApi = builtins.replaceStrings [ "api=0.1.0" ] [ "api=0.2.0" ] text;
 in
 run "fingerprint" [
@@ -55,6 +74,48 @@ run "fingerprint" [
       target = "x86_64-unknown-linux-gnu";
       api = "0.1.0";
     };
+  }
+  {
+    name = "the interface version is pedia-plugin-api's own, when it does not inherit it";
+    actual =
+      (fp.expected {
+        rustToolchainToml = toolchain "1.95.0";
+        apiCargoToml = ''
+          [package]
+          name = "pedia-plugin-api"
+          version = "0.2.0-rc.1"
+        '';
+        workspaceCargoToml = workspace;
+        system = "x86_64-linux";
+      }).api;
+    expected = "0.2.0-rc.1";
+  }
+  {
+    name = "the interface version comes from pedia-plugin-api's Cargo.toml, not another crate's";
+    actual = throws (fp.expected {
+      rustToolchainToml = toolchain "1.95.0";
+      apiCargoToml = builtins.replaceStrings [ "pedia-plugin-api" ] [ "pedia-core" ] inherited;
+      workspaceCargoToml = workspace;
+      system = "x86_64-linux";
+    }).api;
+    expected = true;
+  }
+  {
+    name = "the channel must be one full release";
+    actual = map (c: (withChannel c).success) [
+      "1.95.0"
+      "1.95"
+      "stable"
+      "nightly-2026-01-01"
+      "1.95.0-beta.1"
+    ];
+    expected = [
+      true
+      false
+      false
+      false
+      false
+    ];
   }
   {
     name = "a matching fingerprint has no mismatches";

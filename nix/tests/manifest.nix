@@ -59,7 +59,7 @@ run "manifest" [
   }
   {
     name = "a plugin of another build is named";
-    actual = mentions "libsample_storage.so was built with fingerprint.*one workspace" (errors {
+    actual = mentions "libsample_storage.so was built with fingerprint.*lib.mkStoragePlugin.*pedia plugin lock" (errors {
       fingerprint = fp;
       plugins = [ (entry // { fingerprint = "pedia-fp/1;rustc=1.93.0"; }) ];
     });

@@ -1,9 +1,12 @@
 //! The Nix side, with Debian's `nix-instantiate` (nixpkgs cannot be fetched here, so the
 //! flake is not built): every `.nix` file parses, the unit tests of the pure functions in
-//! `nix/lib` (and the stubbed evaluation of the flake) evaluate to true, and the Nix
-//! functions agree with the Rust code — the fingerprint inputs with the fingerprint this
-//! build compiled in, and a manifest assembled in Nix is one the plugin host accepts.
+//! `nix/lib` (and the evaluation of the flake over the strict stand-ins of `nix/tests/stubs`)
+//! evaluate to true, every flake output evaluates down to a derivation, the stand-ins refuse
+//! an argument name the real function does not take, and the Nix functions agree with the
+//! Rust code — the fingerprint inputs with the fingerprint this build compiled in, and a
+//! manifest assembled in Nix is one the plugin host accepts.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -75,12 +78,12 @@ fn nix_unit_tests_evaluate_to_true() {
     assert_eq!(
         names,
         [
+            "external",
             "fingerprint",
             "flake",
             "images",
             "manifest",
-            "plugins",
-            "workspace"
+            "plugins"
         ]
     );
     for suite in &suites {
@@ -100,6 +103,7 @@ fn nix_fingerprint_inputs_match_the_fingerprint_this_build_compiled_in() {
     let expr = format!(
         "(import ./nix/lib).fingerprint.expected {{
             rustToolchainToml = builtins.readFile ./rust-toolchain.toml;
+            apiCargoToml = builtins.readFile ./crates/pedia-plugin-api/Cargo.toml;
             workspaceCargoToml = builtins.readFile ./Cargo.toml;
             system = \"{}\";
         }}",
@@ -112,6 +116,23 @@ fn nix_fingerprint_inputs_match_the_fingerprint_this_build_compiled_in() {
         String::from_utf8_lossy(&out.stderr)
     );
     let expected: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // What the flake itself computes (nix/packages.nix, over the stand-ins) and checks every
+    // installed plugin against.
+    let flake = nix_eval(&[
+        "--json",
+        "-E",
+        &format!(
+            "(import ./nix/tests/stubs {{ }}).legacyPackages.{}.clusterpedia.expectedFingerprint",
+            nix_system()
+        ),
+    ]);
+    assert!(
+        flake.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flake.stderr)
+    );
+    let flake: serde_json::Value = serde_json::from_slice(&flake.stdout).expect("json");
+    assert_eq!(flake, expected, "the flake computes what nix/lib computes");
     for key in ["rustc", "target", "api"] {
         assert_eq!(
             expected[key].as_str(),
@@ -119,6 +140,277 @@ fn nix_fingerprint_inputs_match_the_fingerprint_this_build_compiled_in() {
             "{key}: Nix computes {} from the source, build.rs compiled {FINGERPRINT}",
             expected[key]
         );
+    }
+    assert_eq!(expected.as_object().map(|o| o.len()), Some(3), "{expected}");
+}
+
+/// A copy of the repository's Nix sources (`flake.nix`, `nix/` without its tests) in a
+/// temporary directory, with links to everything else the flake reads, so one file can be
+/// changed and evaluated through the same stand-ins.
+fn nix_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nix = dir.path().join("nix");
+    std::fs::create_dir_all(nix.join("lib")).expect("mkdir");
+    for entry in std::fs::read_dir(root().join("nix/lib"))
+        .expect("nix/lib")
+        .flatten()
+    {
+        std::fs::copy(entry.path(), nix.join("lib").join(entry.file_name())).expect("copy");
+    }
+    for file in ["packages.nix", "images.nix"] {
+        std::fs::copy(root().join("nix").join(file), nix.join(file)).expect("copy");
+    }
+    for linked in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-toolchain.toml",
+        ".cargo",
+        "crates",
+        "plugins",
+        "charts",
+    ] {
+        std::os::unix::fs::symlink(root().join(linked), dir.path().join(linked)).expect("link");
+    }
+    dir
+}
+
+/// Replaces `from` (which must occur exactly `times` times) by `to` in `file`.
+fn edit(file: &Path, from: &str, to: &str, times: usize) {
+    let text = std::fs::read_to_string(file).expect("read");
+    assert_eq!(
+        text.matches(from).count(),
+        times,
+        "{} should contain {from:?} {times} time(s)",
+        file.display()
+    );
+    std::fs::write(file, text.replace(from, to)).expect("write");
+}
+
+/// Evaluates `attr` of the package set of `copy`'s nix/packages.nix, built from `copy`'s
+/// sources over the stand-ins.
+fn eval_copy(copy: &Path, attr: &str) -> std::process::Output {
+    let stubs = root().join("nix/tests/stubs/package-set.nix");
+    let expr = format!(
+        "let pkgs = import {} {{ packages = {}/nix/packages.nix; src = {}; }}; in pkgs.{attr}",
+        stubs.display(),
+        copy.display(),
+        copy.display()
+    );
+    nix_eval(&["-E", &expr])
+}
+
+#[test]
+fn every_flake_output_evaluates_to_a_derivation_with_the_strict_stand_ins() {
+    let out = nix_eval(&["--json", "nix/tests/stubs/outputs.nix"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outputs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(keys(&outputs), ["aarch64-linux", "x86_64-linux"]);
+    let mut every = Vec::new();
+    fn collect(v: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, v) in o {
+                    collect(v, format!("{path}.{k}"), out);
+                }
+            }
+            serde_json::Value::String(s) => out.push((path, s.clone())),
+            _ => {}
+        }
+    }
+    collect(&outputs, String::new(), &mut every);
+    for (path, drv) in &every {
+        assert!(
+            drv.starts_with("/nix/store/") && drv.ends_with(".drv"),
+            "{path} is {drv}, not a derivation"
+        );
+    }
+    for system in ["aarch64-linux", "x86_64-linux"] {
+        let o = &outputs[system];
+        assert_eq!(
+            keys(&o["packages"]),
+            [
+                "apiserver",
+                "apiserver-image",
+                "apiserver-with-plugins",
+                "binding-apiserver",
+                "binding-apiserver-image",
+                "clustersynchro-manager",
+                "clustersynchro-manager-image",
+                "clustersynchro-manager-with-plugins",
+                "default",
+                "pedia",
+                "plugins",
+                "sample-storage-layer",
+                "sample-storage-layer-image",
+                "workspace"
+            ],
+            "{system}"
+        );
+        assert_eq!(
+            keys(&o["checks"]),
+            ["clippy", "fmt", "nix-lib", "plugins", "tests"]
+        );
+        assert_eq!(keys(&o["devShells"]), ["default"]);
+        assert_eq!(
+            o["overlay"]["rust"], true,
+            "rust-overlay is in overlays.default"
+        );
+        assert_eq!(
+            keys(&o["overlay"]["images"]),
+            [
+                "apiserver",
+                "binding-apiserver",
+                "clustersynchro-manager",
+                "sample-storage-layer"
+            ]
+        );
+        let plugin_flake = &o["pluginFlake"];
+        assert_eq!(
+            keys(&plugin_flake["plugins"]),
+            [
+                "alpha-storage-layer",
+                "beta-storage-layer",
+                "sample-storage-layer"
+            ]
+        );
+        assert_eq!(
+            keys(&plugin_flake["images"]),
+            [
+                "alpha-storage-layer",
+                "apiserver",
+                "beta-storage-layer",
+                "binding-apiserver",
+                "clustersynchro-manager",
+                "sample-storage-layer"
+            ]
+        );
+        // The plugins' closure is in the component images, so they differ from the plain
+        // flake's; the shipped plugin's own image does not.
+        assert_ne!(
+            plugin_flake["images"]["apiserver"],
+            o["packages"]["apiserver-image"]
+        );
+        assert_eq!(
+            plugin_flake["images"]["sample-storage-layer"],
+            o["packages"]["sample-storage-layer-image"]
+        );
+        assert_ne!(plugin_flake["allPlugins"], o["packages"]["plugins"]);
+    }
+    let distinct: BTreeSet<&str> = every.iter().map(|(_, d)| d.as_str()).collect();
+    assert!(
+        distinct.len() > 50,
+        "{} distinct derivations: {every:?}",
+        distinct.len()
+    );
+}
+
+#[test]
+fn a_misspelled_argument_fails_evaluation_naming_it() {
+    let copy = nix_copy();
+    let packages = copy.path().join("nix/packages.nix");
+    let ok = eval_copy(copy.path(), "workspace.drvPath");
+    assert!(
+        ok.status.success(),
+        "the unchanged copy evaluates: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    edit(
+        &packages,
+        "cargoExtraArgs = \"--locked --workspace\";",
+        "cargoExtraArg = \"--locked --workspace\";",
+        1,
+    );
+    let out = eval_copy(copy.path(), "workspace.drvPath");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "cargoExtraArg was accepted");
+    // buildPackage or buildDepsOnly, whichever the evaluation reaches first.
+    assert!(
+        err.contains("(stand-in): unexpected argument cargoExtraArg;")
+            && err.contains("error: craneLib.build"),
+        "{err}"
+    );
+
+    // The same for nixpkgs' functions: dockerTools.streamLayeredImage takes extraCommands.
+    let copy = nix_copy();
+    edit(
+        &copy.path().join("nix/images.nix"),
+        "extraCommands = ''",
+        "extraCommand = ''",
+        2,
+    );
+    let out = eval_copy(copy.path(), "images.apiserver.drvPath");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "extraCommand was accepted");
+    assert!(err.contains("unexpected argument 'extraCommand'"), "{err}");
+}
+
+#[test]
+fn a_toolchain_channel_that_is_not_a_full_release_stops_evaluation_with_the_reason() {
+    let copy = nix_copy();
+    let toolchain = copy.path().join("rust-toolchain.toml");
+    std::fs::remove_file(&toolchain).expect("unlink");
+    let text = std::fs::read_to_string(root().join("rust-toolchain.toml")).expect("read");
+    let channel = (field_of_toml(&text, "channel")).expect("a channel");
+    let minor = channel.rsplit_once('.').map(|(m, _)| m).expect("x.y.z");
+    std::fs::write(
+        &toolchain,
+        text.replace(&format!("\"{channel}\""), &format!("\"{minor}\"")),
+    )
+    .expect("write");
+    let out = eval_copy(copy.path(), "workspace.drvPath");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "channel {minor} was accepted");
+    assert!(
+        err.contains(&format!(
+            "rust-toolchain.toml's channel is \"{minor}\"; it must be a full release"
+        )) && err.contains("rustc's exact release"),
+        "{err}"
+    );
+}
+
+/// The string value of `key = "..."` in a TOML text.
+fn field_of_toml(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+#[test]
+fn mk_storage_plugin_mistakes_name_the_plugin_and_the_fix() {
+    let cases = [
+        (
+            "{ name = \"old\"; src = ./nix/tests/fixtures/plugins/old-toolchain; }",
+            "mkStoragePlugin (\"old\"): its rust-toolchain.toml names channel \"1.80.0\"",
+        ),
+        (
+            "{ name = \"alpha\"; src = ./nix/tests/fixtures/plugins/alpha; libname = \"x\"; }",
+            "mkStoragePlugin (\"alpha\"): unknown attribute libname;",
+        ),
+        (
+            "{ name = \"sample-storage-layer\"; src = ./nix/tests/fixtures/plugins/alpha; }",
+            "storage layer name \"sample-storage-layer\" is registered by more than one plugin (libsample_storage.so, libalpha_storage.so)",
+        ),
+    ];
+    for (spec, message) in cases {
+        let expr = format!(
+            "let o = import ./nix/tests/stubs {{ }}; in \
+             builtins.attrNames (o.lib.eachSystem (o.lib.mkStoragePlugin {spec}) (c: c.plugins)).x86_64-linux"
+        );
+        let out = nix_eval(&["-E", &expr]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{spec} was accepted");
+        assert!(err.contains(message), "{spec}:\n{err}");
     }
 }
 
