@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use pedia_storage::filter::{
 };
 use pedia_storage::{Result, StorageError};
 
-use crate::store::{Entry, ResourceStore, State, Stored};
+use crate::store::{Entry, ObjKey, ResourceStore, State, Stored};
 
 /// One page of matching objects with the resource each belongs to. Items are shared
 /// handles on the stored versions: a page copies no object bytes, and a later write
@@ -200,6 +201,44 @@ fn candidates<'a>(
     }
 }
 
+/// The one store whose key index (cluster, namespace, name) can be walked in the query's
+/// order: a single resource in the default order, without an owner query (owners narrow
+/// through their own index) and without a label index narrowing to a small candidate set
+/// (sorting that beats walking everything).
+fn default_order_walk<'a>(
+    stores: &[&'a ResourceStore],
+    opts: &ListOptions,
+    owners: Option<&(String, HashSet<String>)>,
+    keys: &[SortKey],
+) -> Option<&'a ResourceStore> {
+    let [store] = stores else { return None };
+    let default = [SortField::Cluster, SortField::Namespace, SortField::Name];
+    let in_key_order = keys.len() == default.len()
+        && keys
+            .iter()
+            .zip(default)
+            .all(|(k, f)| k.field == f && !k.desc);
+    if !in_key_order || owners.is_some() {
+        return None;
+    }
+    let narrowed = opts.label_selector.requirements.iter().any(|r| {
+        matches!(
+            r.operator,
+            Operator::Equals | Operator::DoubleEquals | Operator::In
+        ) && store.ids_with_label(&r.key, Some(&r.values)).len() < store.entries.len() / 8
+    });
+    (!narrowed).then_some(*store)
+}
+
+/// The key-index key a default-order cursor points at.
+fn cursor_key(values: &[CursorValue]) -> ObjKey {
+    let text = |i: usize| match values.get(i) {
+        Some(CursorValue::Str(s)) => s.as_str(),
+        _ => "",
+    };
+    (Arc::from(text(0)), Box::from(text(1)), Box::from(text(2)))
+}
+
 /// Lists matching objects across `stores`, `scope` naming what is listed (for tokens).
 pub(crate) fn list(
     state: &State,
@@ -221,30 +260,78 @@ pub(crate) fn list(
     };
     let owners = owner_set(state, opts);
     let filter = ObjectFilter::new(opts);
-
-    let mut matched: Vec<(&ResourceStore, &Entry)> = Vec::new();
-    for store in stores {
-        for entry in candidates(store, opts, owners.as_ref()) {
-            if filter.matches_meta(&entry.cluster, &entry.obj.meta)
-                && (!filter.needs_json() || filter.matches_json(&entry.obj.raw))
-            {
-                matched.push((store, entry));
-            }
-        }
-    }
-    matched.sort_unstable_by(|a, b| cmp_entries(&keys, *a, *b));
-
-    let start = match &cursor {
-        Some(c) => matched
-            .partition_point(|item| cmp_with_cursor(&keys, *item, &c.values) != Ordering::Greater),
-        None => 0,
+    let matches = |entry: &Entry| {
+        filter.matches_meta(&entry.cluster, &entry.obj.meta)
+            && (!filter.needs_json() || filter.matches_json(&entry.obj.raw))
     };
-    let after = &matched[start..];
     let limit = opts
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    let page = &after[..after.len().min(limit)];
-    let cut_short = page.len() < after.len();
+    let counting = opts.with_remaining_count.unwrap_or(false);
+    let after_cursor = |item: (&ResourceStore, &Entry)| {
+        cursor
+            .as_ref()
+            .is_none_or(|c| cmp_with_cursor(&keys, item, &c.values) == Ordering::Greater)
+    };
+
+    // `page` holds at most limit + 1 items (the extra one says the page was cut short);
+    // `after` counts every match after the cursor when a remaining count is asked for.
+    let (page, after) = match default_order_walk(stores, opts, owners.as_ref(), &keys) {
+        // The default order is the key index's own: walk it from the cursor and stop at
+        // limit + 1 (or keep counting without keeping, for the remaining count).
+        Some(store) => {
+            let from = match &cursor {
+                Some(c) => Bound::Excluded(cursor_key(&c.values)),
+                None => Bound::Unbounded,
+            };
+            let mut page: Vec<(&ResourceStore, &Entry)> = Vec::new();
+            let mut after = 0usize;
+            for id in store
+                .by_key
+                .range((from, Bound::Unbounded))
+                .map(|(_, id)| id)
+            {
+                let Some(entry) = store.entries.get(id) else {
+                    continue;
+                };
+                if !matches(entry) {
+                    continue;
+                }
+                after += 1;
+                if page.len() <= limit {
+                    page.push((store, entry));
+                } else if !counting {
+                    break;
+                }
+            }
+            (page, after)
+        }
+        // Other orders: keep the best limit + 1 in a buffer trimmed with a linear-time
+        // selection whenever it doubles, so no query sorts every match.
+        None => {
+            let keep = limit.saturating_add(1);
+            let mut buffer: Vec<(&ResourceStore, &Entry)> = Vec::new();
+            let mut after = 0usize;
+            for store in stores {
+                for entry in candidates(store, opts, owners.as_ref()) {
+                    if !matches(entry) || !after_cursor((store, entry)) {
+                        continue;
+                    }
+                    after += 1;
+                    buffer.push((store, entry));
+                    if buffer.len() >= keep.saturating_mul(2).max(64) {
+                        buffer.select_nth_unstable_by(keep - 1, |a, b| cmp_entries(&keys, *a, *b));
+                        buffer.truncate(keep);
+                    }
+                }
+            }
+            buffer.sort_unstable_by(|a, b| cmp_entries(&keys, *a, *b));
+            buffer.truncate(keep);
+            (buffer, after)
+        }
+    };
+    let cut_short = page.len() > limit;
+    let page = &page[..page.len().min(limit)];
     let revision = cursor.as_ref().map_or(state.revision, |c| c.revision);
 
     let continue_token = match page.last() {
@@ -257,10 +344,7 @@ pub(crate) fn list(
         ),
         _ => None,
     };
-    let remaining_count = opts
-        .with_remaining_count
-        .unwrap_or(false)
-        .then(|| (after.len() - page.len()) as u64);
+    let remaining_count = counting.then(|| (after - page.len()) as u64);
 
     let items = page
         .iter()
