@@ -252,3 +252,34 @@ fn abi_stable_stays_in_the_plugin_boundary() {
     }
     assert!(checked > 100, "only {checked} source files seen");
 }
+
+/// A clean clone is all a user (and CI) has: no tracked file may reach outside the
+/// repository for its scripts, as `.ci/run` once did for the database set-up.
+#[test]
+fn the_repository_needs_nothing_outside_itself() {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root())
+        .args(["ls-files", "-z"])
+        .output()
+        .expect("git ls-files");
+    assert!(out.status.success(), "git ls-files failed");
+    // Built from parts so this file does not match itself.
+    let needle = ["..", "/shared/"].concat();
+    let mut offenders = Vec::new();
+    for file in String::from_utf8_lossy(&out.stdout).split('\0') {
+        if file.is_empty() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root().join(file)) else {
+            continue; // binary fixtures
+        };
+        if text.contains(&needle) {
+            offenders.push(file.to_owned());
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these files use a path outside the repository ({needle}): {offenders:?}"
+    );
+}

@@ -40,8 +40,9 @@ pub fn kubectl(minor: u32) -> PathBuf {
         .find(|p| p.is_file() && runs(p))
         .unwrap_or_else(|| {
             panic!(
-                "{name} not found on PATH or next to kubectl; install it or point \
-                 PEDIA_TEST_KUBECTL_DIR at a directory containing {name}"
+                "{name} not found on PATH, next to kubectl or in PEDIA_TEST_KUBECTL_DIR: \
+                 `bash .ci/install-kubectl.sh` installs it into ~/.local/bin (put that on \
+                 PATH), and `cargo xtask test` does both"
             )
         })
 }

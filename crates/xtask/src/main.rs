@@ -4,6 +4,7 @@ mod bench;
 mod crds;
 mod dist;
 mod image;
+mod test;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,9 @@ enum Command {
     /// Benchmark every storage layer (release build; --quick: smoke-test sizes, dev build)
     /// and write the table and JSON under target/bench.
     Bench(bench::BenchArgs),
+    /// The README's test command: install what the tests need (`.ci/tools.sh`), then
+    /// `cargo test --workspace` with it on PATH.
+    Test(test::TestArgs),
 }
 
 /// The workspace root (this crate lives in crates/xtask).
@@ -41,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Command::Image(args) => image::run_image(&args, &workspace_root()),
         Command::Crds(args) => crds::run(&args, &workspace_root()),
         Command::Bench(args) => bench::run(&args, &workspace_root()),
+        Command::Test(args) => test::run(&args, &workspace_root()),
     }
 }
