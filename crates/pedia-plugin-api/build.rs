@@ -145,15 +145,29 @@ fn main() {
     let own_manifest = PathBuf::from(var("CARGO_MANIFEST_DIR")).join("Cargo.toml");
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out = Command::new(&cargo)
-        .arg("metadata")
-        .args(["--format-version", "1", "--locked", "--offline"])
-        .args(["--filter-platform", &target])
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"))
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap_or_else(|e| fail(format!("cannot run `{cargo} metadata`: {e}")));
+    // The resolve of the whole workspace for this target: the fingerprint must not depend
+    // on which packages the current command happens to build. A build of one package
+    // downloads only what that package needs, so the first try is offline (no network,
+    // the common case and the Nix sandbox's, where every locked crate is vendored) and the
+    // second lets cargo fetch the manifests still missing, as on a fresh machine.
+    let metadata = |offline: bool| {
+        let mut cmd = Command::new(&cargo);
+        cmd.arg("metadata")
+            .args(["--format-version", "1", "--locked"])
+            .args(["--filter-platform", &target])
+            .arg("--manifest-path")
+            .arg(workspace.join("Cargo.toml"))
+            .env_remove("CARGO_TARGET_DIR");
+        if offline {
+            cmd.arg("--offline");
+        }
+        cmd.output()
+            .unwrap_or_else(|e| fail(format!("cannot run `{cargo} metadata`: {e}")))
+    };
+    let mut out = metadata(true);
+    if !out.status.success() {
+        out = metadata(false);
+    }
     if !out.status.success() {
         fail(format!(
             "`cargo metadata` of {} failed: {}",
