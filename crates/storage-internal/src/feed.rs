@@ -11,6 +11,7 @@
 //!   dies.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -114,6 +115,8 @@ async fn listen_loop(inner: &Inner, pool: &sqlx::PgPool, channel: &str) {
                         // The connection was lost and re-established (LISTEN included);
                         // notifications in between are lost, so read the feed.
                         Ok(None) => inner.hub.kick.notify_one(),
+                        // Shutting down: the pool closed under the listener.
+                        Err(_) if inner.closed.load(Ordering::Relaxed) => return,
                         Err(err) => {
                             let err = inner.errors.map("listening for changes", err);
                             tracing::warn!(error = %err.detail(), "internal storage: change notifications lost; reconnecting");
@@ -122,6 +125,7 @@ async fn listen_loop(inner: &Inner, pool: &sqlx::PgPool, channel: &str) {
                     }
                 }
             }
+            Err(_) if inner.closed.load(Ordering::Relaxed) => return,
             Err(err) => {
                 let err = inner.errors.map("listening for changes", err);
                 tracing::warn!(error = %err.detail(), "internal storage: cannot listen for change notifications; retrying");

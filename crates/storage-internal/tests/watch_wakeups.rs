@@ -204,3 +204,26 @@ fn postgres_deployments_in_other_schemas_use_other_channels() {
         common::drop_postgres_schema(s2).await;
     });
 }
+
+/// Shutting down closes the pool under the `LISTEN` connection: it returns promptly and
+/// ends the watch cleanly.
+#[test]
+fn postgres_shutdown_with_a_listener_ends_watches_cleanly() {
+    run(async {
+        let (cfg, schema) = common::postgres_config().await;
+        let storage = open(&cfg).await;
+        let pods = storage.resource_storage(&pods()).await.expect("pods");
+        let mut watch = pods.watch(&ListOptions::default(), 0).await.expect("watch");
+        let channel = storage.change_channel().expect("a channel").to_owned();
+        listener_pids(&channel, &[]).await;
+        tokio::time::timeout(BOUND, storage.shutdown())
+            .await
+            .expect("shutdown returns")
+            .expect("shutdown");
+        let end = tokio::time::timeout(BOUND, watch.next())
+            .await
+            .expect("the stream ends");
+        assert!(end.is_none(), "clean end, not {end:?}");
+        common::drop_postgres_schema(schema).await;
+    });
+}
