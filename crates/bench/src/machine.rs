@@ -1,5 +1,5 @@
 //! What the benchmark ran on (recorded with every result, since numbers only mean
-//! something next to their machine) and process memory from `/proc`.
+//! something next to their machine and source commit) and process memory from `/proc`.
 
 use serde::Serialize;
 
@@ -31,6 +31,21 @@ impl Machine {
                 .map(|s| s.trim().to_owned())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// The measured source: `git describe --always --dirty` of the workspace the benchmark
+/// was built from (a `-dirty` suffix: figures of uncommitted changes), `unknown` outside
+/// a git checkout.
+pub(crate) fn commit() -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .args(["describe", "--always", "--dirty"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        _ => "unknown".to_owned(),
     }
 }
 

@@ -63,6 +63,8 @@ pub(crate) struct Target {
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Report {
+    /// The source measured: `git describe --always --dirty` of the workspace.
+    pub(crate) commit: String,
     pub(crate) machine: Machine,
     pub(crate) settings: Settings,
     pub(crate) objects: Expected,
@@ -228,7 +230,8 @@ impl Report {
         let s = &self.settings;
         let _ = writeln!(
             out,
-            "Machine: {} CPUs ({}), {:.0} GiB RAM, Linux {}. Profile: {}{}.",
+            "Commit: `{}`. Machine: {} CPUs ({}), {:.0} GiB RAM, Linux {}. Profile: {}{}.",
+            self.commit,
             m.cpus,
             m.cpu_model,
             m.memory_gib,

@@ -175,6 +175,7 @@ async fn run(
     started: Instant,
 ) -> Result<Report> {
     let mut report = Report {
+        commit: crate::machine::commit(),
         machine: Machine::detect(),
         settings: settings.clone(),
         objects: sims.expected,

@@ -2,7 +2,8 @@
 //! default), PostgreSQL and MySQL/MariaDB chosen at run time from a Clusterpedia-compatible
 //! YAML config. Objects are stored as their exact JSON bytes with indexed metadata and
 //! labels; writes are batched per transaction under one revision counter; lists page by
-//! keyset; watches read a coalescing change feed from the tables.
+//! keyset; watches read a coalescing change feed from the tables, woken by in-process
+//! writers and PostgreSQL `NOTIFY`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pedia_storage::StorageError> {
@@ -14,6 +15,7 @@
 mod config;
 mod connect;
 mod db;
+mod feed;
 mod fields;
 mod filter_sql;
 mod hub;

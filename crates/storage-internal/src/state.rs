@@ -1,11 +1,12 @@
 //! The state shared by the factory, its resource storages, the writers and the watch
 //! poller: the pool, the dialect's error mapping, the in-process write lock, the revision
-//! notifier, the watch hub, and PostgreSQL statistics upkeep. A leaf: it depends on no
+//! notifier (shared per database, see `feed`), the watch hub, and PostgreSQL statistics upkeep. A leaf: it depends on no
 //! module that uses it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use pedia_core::GroupVersionResource;
 use pedia_storage::Revision;
@@ -23,8 +24,13 @@ pub(crate) struct Inner {
     pub(crate) max_statement_bytes: usize,
     /// Serializes this process's writers before they queue on the database lock.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
-    /// The latest revision this process committed; wakes the watch poller.
-    revisions: revision_watch::Sender<Revision>,
+    /// The latest revision this process committed on this database, shared by the
+    /// process's handles on it; wakes their watch pollers.
+    revisions: Arc<crate::feed::Feed>,
+    /// PostgreSQL: the `NOTIFY` channel of this database and schema.
+    pub(crate) channel: Option<String>,
+    /// The longest the watch poller waits without a wake-up.
+    pub(crate) watch_poll: Duration,
     /// (cluster, resource) pairs known to be in `pedia_cluster_resources`.
     known_pairs: Mutex<HashSet<(String, GroupVersionResource)>>,
     pub(crate) hub: Hub,
@@ -39,14 +45,26 @@ pub(crate) struct Inner {
 const ANALYZE_FIRST_ROWS: u64 = 1_000;
 
 impl Inner {
-    pub(crate) fn new(pool: Pool, errors: ErrorMap, max_statement_bytes: usize) -> Self {
+    pub(crate) fn new(
+        pool: Pool,
+        errors: ErrorMap,
+        max_statement_bytes: usize,
+        identity: Option<(String, Option<String>)>,
+        watch_poll: Duration,
+    ) -> Self {
+        let (revisions, channel) = match identity {
+            Some((key, channel)) => (crate::feed::shared(&key), channel),
+            None => (Arc::new(revision_watch::Sender::new(0)), None),
+        };
         Self {
             dialect: pool.dialect(),
             pool,
             errors,
             max_statement_bytes,
             write_lock: tokio::sync::Mutex::new(()),
-            revisions: revision_watch::Sender::new(0),
+            revisions,
+            channel,
+            watch_poll,
             known_pairs: Mutex::default(),
             hub: Hub::new(),
             retention: Retention::default(),

@@ -39,6 +39,20 @@ impl std::fmt::Debug for InternalStorage {
 impl InternalStorage {
     /// Connects, migrates the schema, and returns the layer.
     pub async fn connect(config: &InternalStorageConfig) -> Result<Self, StorageError> {
+        Self::open(config, false).await
+    }
+
+    /// [`Self::connect`], for a handle that shares no in-process wake-ups with the other
+    /// handles of this process, as one in another process (tests of cross-process
+    /// notification).
+    #[doc(hidden)]
+    pub async fn connect_as_another_process(
+        config: &InternalStorageConfig,
+    ) -> Result<Self, StorageError> {
+        Self::open(config, true).await
+    }
+
+    async fn open(config: &InternalStorageConfig, apart: bool) -> Result<Self, StorageError> {
         let resolved = config
             .resolve()
             .map_err(|e| StorageError::bad_request(e.to_string()))?;
@@ -51,11 +65,28 @@ impl InternalStorage {
             pool.close().await;
             return Err(err);
         }
-        let inner = Inner::new(pool, errors, resolved.max_statement_bytes);
+        let mut identity = crate::feed::identity(&pool).await;
+        if apart && let Some((key, _)) = &mut identity {
+            *key = crate::feed::apart(key);
+        }
+        let inner = Inner::new(
+            pool,
+            errors,
+            resolved.max_statement_bytes,
+            identity,
+            resolved.watch_poll,
+        );
         inner.seed_statistics().await;
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// The PostgreSQL `NOTIFY` channel of this handle's schema (tests find its `LISTEN`
+    /// connection by it).
+    #[doc(hidden)]
+    pub fn change_channel(&self) -> Option<&str> {
+        self.inner.channel.as_deref()
     }
 
     pub fn dialect(&self) -> Dialect {

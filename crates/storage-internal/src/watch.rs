@@ -1,9 +1,12 @@
 //! Watch: a coalescing change feed read from the tables. One poller task per factory
-//! wakes on in-process writes (or every 250 ms, for writers in other processes), reads
-//! each watcher's new rows of `pedia_resources` and `pedia_tombstones` in revision
+//! reads each watcher's new rows of `pedia_resources` and `pedia_tombstones` in revision
 //! order, in bounded batches inside one snapshot, and sends them to the watcher's bounded
-//! channel. A watcher behind the compacted revision gets `Expired`. The poller also prunes
-//! old tombstones.
+//! channel. It reads when woken (a write in this process, a PostgreSQL `NOTIFY`, see
+//! `feed`) and otherwise polls: [`FAST_POLL`] after the feed moved, doubling to the
+//! configured interval (`watchPollInterval`, 250 ms) while idle, so writers in other
+//! processes are seen quickly during churn at little cost when idle. PostgreSQL, woken by
+//! every commit, polls only at the interval. A watcher behind the compacted revision gets
+//! `Expired`. The poller also prunes old tombstones.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,8 +24,9 @@ use crate::hub::{Retention, Slot, Watcher, lock};
 use crate::sql::{Sql, SqlBuilder};
 use crate::state::Inner;
 
-/// How often the poller looks for writes of other processes.
-const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// The poll wait right after the feed moved (SQLite and MySQL: writers in other
+/// processes do not wake this one).
+const FAST_POLL: Duration = Duration::from_millis(20);
 /// Rows read per query.
 const ROWS_PER_QUERY: usize = 500;
 /// Events buffered per watcher; a slower reader makes the poller wait, not buffer more.
@@ -123,14 +127,29 @@ fn meta_of(row: Option<&crate::db::Row>) -> Result<(Revision, Revision), Storage
     }
 }
 
+/// Stops the `LISTEN` task with the poller.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
 async fn poll_loop(inner: Arc<Inner>) {
     let mut revisions = inner.subscribe();
+    let _listener = AbortOnDrop(crate::feed::spawn_listener(&inner));
+    let notified = inner.channel.is_some();
+    let mut wait = inner.watch_poll;
+    let mut seen_latest: Option<Revision> = None;
     loop {
         tokio::select! {
             _ = revisions.changed() => {}
             _ = inner.hub.kick.notified() => {}
             _ = inner.hub.shutdown.notified() => {}
-            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         let mut watchers = {
             let mut s = lock(&inner.hub.state);
@@ -146,6 +165,13 @@ async fn poll_loop(inner: Arc<Inner>) {
             let _work = inner.hub.work.lock().await;
             match read_meta(&inner).await {
                 Ok((latest, _)) => {
+                    let moved = seen_latest.is_some_and(|seen| latest > seen);
+                    seen_latest = Some(latest);
+                    wait = if moved && !notified {
+                        FAST_POLL
+                    } else {
+                        (wait * 2).min(inner.watch_poll)
+                    };
                     for w in &mut watchers {
                         if w.position < latest
                             && let Err(err) = poll_watcher(&inner, w).await

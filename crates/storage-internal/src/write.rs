@@ -900,6 +900,21 @@ fn register_sql(dialect: Dialect, rt: &ResourceType, cluster: &str) -> Sql {
     b.finish()
 }
 
+/// PostgreSQL: wakes the watchers of every process at this transaction's commit (a
+/// rolled-back transaction notifies nobody).
+async fn notify_listeners(
+    conn: &mut dyn Conn,
+    inner: &Inner,
+    ctx: &str,
+) -> Result<(), StorageError> {
+    if let Some(channel) = &inner.channel {
+        conn.execute(&crate::feed::notify_sql(channel))
+            .await
+            .map_err(|e| inner.errors.map(ctx, e))?;
+    }
+    Ok(())
+}
+
 /// Applies one batch of `cluster`'s writes to `rt` in one transaction: the stored rows
 /// of its names are loaded, the write rules plan the batch, and the plan's effects are
 /// written in multi-row statements.
@@ -958,6 +973,7 @@ pub(crate) async fn apply_batch(
         tx.execute(sql).await.map_err(map)?;
     }
     set_revision(tx.as_mut(), inner, &ctx, effects.revision).await?;
+    notify_listeners(tx.as_mut(), inner, &ctx).await?;
     tx.commit().await.map_err(map)?;
     drop(_guard);
     if register {
@@ -1040,6 +1056,7 @@ pub(crate) async fn clean(
     let revision = base + i64::try_from(removed).unwrap_or(i64::MAX);
     if removed > 0 {
         set_revision(tx.as_mut(), inner, &ctx, revision).await?;
+        notify_listeners(tx.as_mut(), inner, &ctx).await?;
     }
     tx.commit().await.map_err(map)?;
     drop(_guard);

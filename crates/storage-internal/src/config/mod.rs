@@ -22,6 +22,9 @@ pub const PASSWORD_ENV: &str = "DB_PASSWORD";
 const DEFAULT_MAX_IDLE_CONNS: u32 = 5;
 const DEFAULT_MAX_OPEN_CONNS: u32 = 40;
 const DEFAULT_SLOW_THRESHOLD: Duration = Duration::from_millis(200);
+/// How long a watch waits at most before reading the change feed when no wake-up came
+/// (the fallback for writers in other processes, and for lost notifications).
+pub(crate) const DEFAULT_WATCH_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// MariaDB's default `max_allowed_packet` is 16 MiB; statements stay well below it.
 const DEFAULT_MAX_STATEMENT_BYTES: usize = 4 << 20;
 
@@ -124,6 +127,11 @@ pub struct InternalStorageConfig {
     pub postgres: Option<BTreeMap<String, serde_yaml_ng::Value>>,
     /// Clusterpedia's gorm metrics block; accepted for compatibility, not used.
     pub metrics: Option<serde_yaml_ng::Value>,
+    /// An extension (`watchPollInterval`, a Go duration, default `250ms`): the longest a
+    /// watch waits before reading the change feed without a wake-up. PostgreSQL watches are
+    /// woken by `NOTIFY`, watches in the writer's process by the writer itself.
+    #[serde(deserialize_with = "de_scalar")]
+    pub watch_poll_interval: Option<String>,
 }
 
 impl fmt::Debug for InternalStorageConfig {
@@ -248,6 +256,8 @@ pub(crate) struct Resolved {
     /// Database error codes treated as retryable (`postgres.recoverableErrCodes`,
     /// `mysql.recoverableErrNumbers`).
     pub recoverable_codes: Vec<String>,
+    /// The watch fallback poll interval (`watchPollInterval`).
+    pub watch_poll: Duration,
 }
 
 impl InternalStorageConfig {
@@ -302,6 +312,17 @@ impl InternalStorageConfig {
 
         let (max_open, max_lifetime) = self.pool_settings()?;
         let log = self.log_settings()?;
+        let watch_poll = match self.watch_poll_interval.as_deref() {
+            None => DEFAULT_WATCH_POLL_INTERVAL,
+            Some(s) => {
+                let d =
+                    parse_go_duration(s).map_err(|e| ConfigError::field("watchPollInterval", e))?;
+                if d.is_zero() {
+                    return Err(ConfigError::field("watchPollInterval", "must be above 0"));
+                }
+                d
+            }
+        };
         let mut max_statement_bytes = DEFAULT_MAX_STATEMENT_BYTES;
         let mut recoverable_codes = Vec::new();
         self.check_dialect_blocks(dialect, &mut max_statement_bytes, &mut recoverable_codes)?;
@@ -331,6 +352,7 @@ impl InternalStorageConfig {
             log,
             max_statement_bytes,
             recoverable_codes,
+            watch_poll,
         })
     }
 

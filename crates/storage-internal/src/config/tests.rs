@@ -235,3 +235,19 @@ fn passwords_never_print() {
     let err = error("type: postgres\nhost: h\ndatabase: d\npassword: [hunter2]\n");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn watch_poll_interval() {
+    assert_eq!(
+        resolve("type: sqlite\ndsn: a.db").watch_poll,
+        DEFAULT_WATCH_POLL_INTERVAL
+    );
+    assert_eq!(
+        resolve("type: sqlite\ndsn: a.db\nwatchPollInterval: 1h").watch_poll,
+        Duration::from_secs(3600)
+    );
+    assert!(error("type: sqlite\ndsn: a.db\nwatchPollInterval: 0s").contains("watchPollInterval"));
+    assert!(
+        error("type: sqlite\ndsn: a.db\nwatchPollInterval: soon").contains("watchPollInterval")
+    );
+}
