@@ -1,5 +1,5 @@
 //! `pedia demo`: the one-command quickstart. Without arguments it starts two simulated
-//! clusters with sample workloads, syncs them into SQLite with a progress display, serves
+//! clusters with sample workloads (bulk plus the named ones of `kube_sim::load::demo`), syncs them into SQLite with a progress display, serves
 //! the search API, writes a kubeconfig and prints the kubectl command to try. With
 //! `--kubeconfig` (one cluster per context) or `--clusters-dir` it syncs real clusters.
 
@@ -102,7 +102,7 @@ fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
         let sim = KubeSim::start(SimConfig::named(name)).context("starting a simulated cluster")?;
         let pods = objects * 6 / 10;
         let spec = LoadSpec::parse(&format!(
-            "pods={pods},deployments={},configmaps={},services={},crontabs={},namespaces=4,seed={}",
+            "pods={pods},deployments={},configmaps={},services={},crontabs={},nodes=3,namespaces=4,seed={}",
             (objects / 15).max(1),
             (objects / 10).max(1),
             (objects / 20).max(1),
@@ -110,6 +110,9 @@ fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
             i + 1
         ))?;
         let report = sim.load(&spec).context("loading sample workloads")?;
+        // The named workloads the README's examples show (web, db-0, jobs, every pod phase).
+        let named = kube_sim::load::demo::load(sim.store(), i as u64 + 1)
+            .context("loading the named sample workloads")?;
         // A little churn, so watches have something to show.
         sim.run_updates(0.5);
         let spec = format!(
@@ -119,7 +122,8 @@ fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
             b64(sim.token().unwrap_or_default().as_bytes())
         );
         std::fs::write(out.join(format!("{name}.yaml")), pediacluster(name, &spec))?;
-        let objects: usize = report.created.values().sum();
+        let objects: usize =
+            report.created.values().sum::<usize>() + named.created.values().sum::<usize>();
         eprintln!(
             "started simulated cluster {name} at {} ({objects} objects)",
             sim.url()
