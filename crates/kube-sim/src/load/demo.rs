@@ -544,4 +544,52 @@ mod tests {
             3
         );
     }
+
+    /// The README's claim: the simulator runs no controllers, so scaling a Deployment
+    /// moves no pods, and its update loop leaves a settled pod's phase alone.
+    #[test]
+    fn no_controllers_scale_moves_nothing_and_phases_stay() {
+        let store = Store::new(100_000);
+        load(&store, 3).expect("demo workloads");
+        let phases = |store: &Store| {
+            let mut v: Vec<(String, String)> = store
+                .list("pods", None)
+                .expect("pods")
+                .iter()
+                .map(|p| {
+                    (
+                        p["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        p["status"]["phase"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let before = phases(&store);
+        store
+            .patch(
+                "deployments.apps",
+                Some(NAMESPACE),
+                "web",
+                crate::PatchType::Merge,
+                &json!({"spec": {"replicas": 6}}),
+            )
+            .expect("scale");
+        let updates = crate::updates::Updates::start(store.clone(), 1000.0, 5);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while updates.done() < 300 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            updates.done() >= 300,
+            "the update loop made {} changes",
+            updates.done()
+        );
+        updates.stop();
+        assert_eq!(phases(&store), before);
+    }
 }
