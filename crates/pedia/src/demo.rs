@@ -262,11 +262,22 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     );
     println!("Press Ctrl-C to stop.");
 
+    let mut manager_task = manager.task;
+    let mut server_task = server.task;
     tokio::select! {
-        result = manager.task => { result??; }
-        result = server.task => { result?; }
+        result = &mut manager_task => { result??; }
+        result = &mut server_task => { result?; }
     }
+    // Shut down in order, quietly: first the manager (dropping it aborts every cluster's
+    // watches, which would otherwise see the simulated clusters vanish and retry loudly),
+    // then the storage; the simulators stop last, when `_sims` drops at the end.
+    manager_task.abort();
+    let _ = manager_task.await;
+    // Aborted watch tasks are cancelled at their next poll: give them that poll while
+    // the simulators still answer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = storage.shutdown().await;
+    eprintln!("stopped");
     Ok(())
 }
 
