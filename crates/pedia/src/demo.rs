@@ -39,6 +39,13 @@ pub(crate) struct DemoArgs {
     storage: StorageOptions,
 }
 
+/// The demo's log file, `demo.log` in its directory (created); `None` when it cannot be
+/// written, and the logs then go to stderr.
+pub(crate) fn log_file(args: &DemoArgs) -> Option<std::fs::File> {
+    std::fs::create_dir_all(&args.dir).ok()?;
+    std::fs::File::create(args.dir.join("demo.log")).ok()
+}
+
 /// What the demo syncs by default: the kinds users list most, plus all custom resources.
 const SYNC_RESOURCES: &str = "  syncAllCustomResources: true\n  syncResources:\n  - group: \"\"\n    resources: [pods, services, configmaps, namespaces, nodes]\n  - group: apps\n    resources: [deployments, replicasets, statefulsets, daemonsets]\n  - group: batch\n    resources: [jobs, cronjobs]\n";
 
@@ -260,6 +267,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         "  kubectl --kubeconfig {} get pediaclusters",
         kubeconfig.display()
     );
+    println!("Logs: {}", dir.join("demo.log").display());
     println!("Press Ctrl-C to stop.");
 
     let mut manager_task = manager.task;

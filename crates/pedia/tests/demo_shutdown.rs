@@ -1,5 +1,6 @@
 //! Ctrl-C stops `pedia demo` quietly: it exits successfully and prints no WARN or ERROR
-//! line on the way out (no watch retrying against the simulators it is stopping).
+//! line on the way out (no watch retrying against the simulators it is stopping); its
+//! INFO lines went to `.pedia-demo/demo.log`, without colour codes, not to the terminal.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -68,4 +69,9 @@ fn ctrl_c_stops_the_demo_without_warnings() {
         noisy.join("\n")
     );
     assert!(log.contains("stopped"), "{log}");
+    // The components' INFO lines went to the log file, without colour codes.
+    assert!(!log.contains("INFO"), "{log}");
+    let file = std::fs::read_to_string(home.path().join(".pedia-demo/demo.log")).expect("demo.log");
+    assert!(file.contains(" INFO "), "{file}");
+    assert!(!file.contains('\u{1b}'), "ANSI codes in demo.log:\n{file}");
 }
