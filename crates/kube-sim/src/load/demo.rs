@@ -46,6 +46,11 @@ fn uid(obj: &Value) -> String {
         .to_owned()
 }
 
+/// When the owners were created: a month ago, before any pod (those are at most 30 days old).
+fn owned_since(g: &Gen) -> String {
+    ts(g.now - SignedDuration::from_hours(31 * 24))
+}
+
 fn labels(app: &str) -> Value {
     json!({"app": app, "app.kubernetes.io/name": app, "app.kubernetes.io/managed-by": "kubectl", "env": "prod"})
 }
@@ -174,7 +179,7 @@ fn deployment(
     let d = l.create_with_status(
         "deployments.apps",
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
-               "metadata": {"name": name, "namespace": ns, "labels": l0, "annotations": {"deployment.kubernetes.io/revision": "1"}},
+               "metadata": {"name": name, "namespace": ns, "labels": l0, "creationTimestamp": owned_since(g), "annotations": {"deployment.kubernetes.io/revision": "1"}},
                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template,
                         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}}}),
         "kubectl-client-side-apply",
@@ -196,7 +201,7 @@ fn deployment(
     let rs = l.create_with_status(
         "replicasets.apps",
         json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-               "metadata": {"name": rs_name, "namespace": ns, "labels": rs_labels, "ownerReferences": owner_refs(&deploy),
+               "metadata": {"name": rs_name, "namespace": ns, "labels": rs_labels, "ownerReferences": owner_refs(&deploy), "creationTimestamp": owned_since(g),
                             "annotations": {"deployment.kubernetes.io/desired-replicas": replicas.to_string(), "deployment.kubernetes.io/revision": "1"}},
                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name, "pod-template-hash": hash}}, "template": rs_template}}),
         "kube-controller-manager",
@@ -243,7 +248,7 @@ fn statefulset(
     let sts = l.create_with_status(
         "statefulsets.apps",
         json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
-               "metadata": {"name": name, "namespace": ns, "labels": l0},
+               "metadata": {"name": name, "namespace": ns, "labels": l0, "creationTimestamp": owned_since(g)},
                "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}}, "template": template,
                         "podManagementPolicy": "OrderedReady", "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}}}),
         "kubectl-client-side-apply",
@@ -305,7 +310,7 @@ fn job(
         &format!("{name}-config"),
     );
     spec["restartPolicy"] = json!("Never");
-    let mut metadata = json!({"name": name, "namespace": ns, "labels": job_labels});
+    let mut metadata = json!({"name": name, "namespace": ns, "labels": job_labels, "creationTimestamp": owned_since(g)});
     if let Some(parent) = parent {
         metadata["ownerReferences"] = owner_refs(parent);
     }
@@ -366,7 +371,7 @@ fn daemonset(
     let template = json!({"metadata": {"labels": l0}, "spec": template_spec(vec![container(name, image, &format!("{name}-credentials"), "unused")], &format!("{name}-config"))});
     let ds = l.create_with_status(
         "daemonsets.apps",
-        json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": ns, "labels": l0},
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": ns, "labels": l0, "creationTimestamp": owned_since(g)},
                "spec": {"selector": {"matchLabels": {"app": name}}, "template": template,
                         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}}}),
         "kubectl-client-side-apply",
@@ -476,7 +481,7 @@ pub fn load(store: &Store, seed: u64) -> Result<LoadReport, SimError> {
     )?;
     let cron = l.create(
         "cronjobs.batch",
-        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly-backup", "namespace": NAMESPACE},
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly-backup", "namespace": NAMESPACE, "creationTimestamp": owned_since(&g)},
                "spec": {"schedule": "0 2 * * *", "concurrencyPolicy": "Forbid", "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
                         "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
                             "containers": [{"name": "backup", "image": postgres, "args": ["pg_dumpall"]}]}}}}}}),
@@ -529,6 +534,13 @@ mod tests {
             .get("replicasets.apps", Some(NAMESPACE), rs_name)
             .expect("replicaset");
         assert_eq!(rs["metadata"]["ownerReferences"][0]["name"], "web");
+        // Owners are older than their pods (RFC 3339 UTC strings sort by time).
+        for pod in &web {
+            assert!(
+                rs["metadata"]["creationTimestamp"].as_str()
+                    < pod["metadata"]["creationTimestamp"].as_str()
+            );
+        }
         let db0 = store.get("pods", Some(NAMESPACE), "db-0").expect("db-0");
         assert_eq!(db0["metadata"]["ownerReferences"][0]["kind"], "StatefulSet");
         let mut phases: Vec<&str> = pods
