@@ -17,6 +17,8 @@ use crate::error::SimError;
 use crate::rng::Rng;
 use crate::store::{Store, WriteOptions, managed};
 
+pub mod demo;
+
 /// The custom resource the load generator creates objects of.
 pub const CUSTOM_RESOURCE: &str = "crontabs.stable.example.com";
 

@@ -130,7 +130,15 @@ impl Worker {
         let now = now_rfc3339();
         let manager = match t.resource {
             "pods" => {
-                if let Some(Value::Array(cs)) = obj.pointer_mut("/status/containerStatuses")
+                // Only running pods restart; a Pending, Succeeded or Failed pod keeps its
+                // phase (the simulator runs no scheduler or kubelet to move it).
+                let settled = obj
+                    .pointer("/status/phase")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p != "Running");
+                if settled {
+                    // The status is written back unchanged.
+                } else if let Some(Value::Array(cs)) = obj.pointer_mut("/status/containerStatuses")
                     && let Some(c) = cs.first_mut()
                 {
                     let restarts = c["restartCount"].as_i64().unwrap_or(0);

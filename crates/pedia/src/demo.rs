@@ -1,5 +1,5 @@
 //! `pedia demo`: the one-command quickstart. Without arguments it starts two simulated
-//! clusters with sample workloads, syncs them into SQLite with a progress display, serves
+//! clusters with sample workloads (bulk plus the named ones of `kube_sim::load::demo`), syncs them into SQLite with a progress display, serves
 //! the search API, writes a kubeconfig and prints the kubectl command to try. With
 //! `--kubeconfig` (one cluster per context) or `--clusters-dir` it syncs real clusters.
 
@@ -37,6 +37,13 @@ pub(crate) struct DemoArgs {
     /// Storage: by default SQLite in --dir.
     #[command(flatten)]
     storage: StorageOptions,
+}
+
+/// The demo's log file, `demo.log` in its directory (created); `None` when it cannot be
+/// written, and the logs then go to stderr.
+pub(crate) fn log_file(args: &DemoArgs) -> Option<std::fs::File> {
+    std::fs::create_dir_all(&args.dir).ok()?;
+    std::fs::File::create(args.dir.join("demo.log")).ok()
 }
 
 /// What the demo syncs by default: the kinds users list most, plus all custom resources.
@@ -102,7 +109,7 @@ fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
         let sim = KubeSim::start(SimConfig::named(name)).context("starting a simulated cluster")?;
         let pods = objects * 6 / 10;
         let spec = LoadSpec::parse(&format!(
-            "pods={pods},deployments={},configmaps={},services={},crontabs={},namespaces=4,seed={}",
+            "pods={pods},deployments={},configmaps={},services={},crontabs={},nodes=3,namespaces=4,seed={}",
             (objects / 15).max(1),
             (objects / 10).max(1),
             (objects / 20).max(1),
@@ -110,6 +117,9 @@ fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
             i + 1
         ))?;
         let report = sim.load(&spec).context("loading sample workloads")?;
+        // The named workloads the README's examples show (web, db-0, jobs, every pod phase).
+        let named = kube_sim::load::demo::load(sim.store(), i as u64 + 1)
+            .context("loading the named sample workloads")?;
         // A little churn, so watches have something to show.
         sim.run_updates(0.5);
         let spec = format!(
@@ -119,7 +129,8 @@ fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
             b64(sim.token().unwrap_or_default().as_bytes())
         );
         std::fs::write(out.join(format!("{name}.yaml")), pediacluster(name, &spec))?;
-        let objects: usize = report.created.values().sum();
+        let objects: usize =
+            report.created.values().sum::<usize>() + named.created.values().sum::<usize>();
         eprintln!(
             "started simulated cluster {name} at {} ({objects} objects)",
             sim.url()
@@ -256,13 +267,25 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         "  kubectl --kubeconfig {} get pediaclusters",
         kubeconfig.display()
     );
+    println!("Logs: {}", dir.join("demo.log").display());
     println!("Press Ctrl-C to stop.");
 
+    let mut manager_task = manager.task;
+    let mut server_task = server.task;
     tokio::select! {
-        result = manager.task => { result??; }
-        result = server.task => { result?; }
+        result = &mut manager_task => { result??; }
+        result = &mut server_task => { result?; }
     }
+    // Shut down in order, quietly: first the manager (dropping it aborts every cluster's
+    // watches, which would otherwise see the simulated clusters vanish and retry loudly),
+    // then the storage; the simulators stop last, when `_sims` drops at the end.
+    manager_task.abort();
+    let _ = manager_task.await;
+    // Aborted watch tasks are cancelled at their next poll: give them that poll while
+    // the simulators still answer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = storage.shutdown().await;
+    eprintln!("stopped");
     Ok(())
 }
 

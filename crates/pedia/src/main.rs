@@ -34,16 +34,43 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+/// Logs to stderr; `pedia demo` writes its components' INFO lines to its log file instead
+/// (without colour codes) and keeps the terminal for its own progress and for warnings.
+/// `RUST_LOG` overrides both filters.
+fn init_logs(cli: &Cli) {
+    use tracing_subscriber::{
+        EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+    };
+    let filter = |default: &str| {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
+    };
+    if let Command::Demo(args) = &cli.command
+        && let Some(file) = demo::log_file(args)
+    {
+        tracing_subscriber::registry()
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter("warn")),
+            )
+            .with(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file))
+                    .with_filter(filter("info")),
+            )
+            .init();
+        return;
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,clustersynchro_manager=info")
-            }),
-        )
+        .with_env_filter(filter("warn,clustersynchro_manager=info"))
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli);
     let result = match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
