@@ -82,3 +82,31 @@ fn a_new_plugin_project_builds_out_of_tree_and_verifies() -> Result<()> {
     ensure!(out.contains("ok  libmy_layer.so  my-layer"), "{out}");
     Ok(())
 }
+
+/// The generated advanced chart renders on clusterpedia-core: the plugin image copied in by
+/// the init container and `--storage-name` set to the new layer.
+#[test]
+fn the_generated_chart_renders_on_clusterpedia_core() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let project = tmp.path().join("my-layer");
+    let mut new = Command::new(env!("CARGO_BIN_EXE_pedia"));
+    new.args(["plugin", "new", "my-layer", "--path"])
+        .arg(&project);
+    run(new, "pedia plugin new")?;
+    let chart = project.join("charts/my-layer");
+    let helm = packaging_tests::tool("helm");
+    let mut deps = Command::new(&helm);
+    deps.args(["dependency", "build"])
+        .arg(&chart)
+        .env("HOME", tmp.path());
+    run(deps, "helm dependency build")?;
+    let mut template = Command::new(&helm);
+    template
+        .args(["template", "x"])
+        .arg(&chart)
+        .env("HOME", tmp.path());
+    let out = run(template, "helm template")?;
+    ensure!(out.contains("--storage-name=my-layer"), "{out}");
+    ensure!(out.contains("image: my-layer:0.1.0"), "{out}");
+    Ok(())
+}
