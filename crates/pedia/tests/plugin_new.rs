@@ -110,3 +110,25 @@ fn the_generated_chart_renders_on_clusterpedia_core() -> Result<()> {
     ensure!(out.contains("image: my-layer:0.1.0"), "{out}");
     Ok(())
 }
+
+/// The generated flake.nix is valid Nix and names `clusterpedia.lib.mkStoragePlugin` with
+/// the new layer (only parsed: nixpkgs cannot be fetched here to evaluate it).
+#[test]
+fn the_generated_flake_parses_and_uses_mk_storage_plugin() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let project = tmp.path().join("my-layer");
+    let mut new = Command::new(env!("CARGO_BIN_EXE_pedia"));
+    new.args(["plugin", "new", "my-layer", "--path"])
+        .arg(&project);
+    run(new, "pedia plugin new")?;
+    let mut parse = Command::new(packaging_tests::tool("nix-instantiate"));
+    parse.arg("--parse").arg(project.join("flake.nix"));
+    run(parse, "nix-instantiate --parse flake.nix")?;
+    let flake = std::fs::read_to_string(project.join("flake.nix"))?;
+    ensure!(
+        flake.contains("clusterpedia.lib.mkStoragePlugin"),
+        "{flake}"
+    );
+    ensure!(flake.contains(r#"name = "my-layer";"#), "{flake}");
+    Ok(())
+}
