@@ -15,10 +15,32 @@ pub(crate) enum PluginCommand {
     Verify { dir: PathBuf },
     /// Print a plugin file's name, fingerprint, sha256 and interface version.
     Inspect { file: PathBuf },
+    /// Create an out-of-tree plugin project NAME (crate and storage-layer name).
+    New {
+        name: String,
+        /// The project directory (default: ./NAME); must not exist or be empty.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Take the Clusterpedia-rs crates from this git repository (`URL` or `URL#rev`)
+        /// instead of the checkout this pedia was built from.
+        #[arg(long)]
+        api_git: Option<String>,
+    },
 }
 
 pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
     match cmd {
+        PluginCommand::New {
+            name,
+            path,
+            api_git,
+        } => {
+            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+            let source = crate::plugin_new::Source::from_args(api_git)?;
+            crate::plugin_new::scaffold(&name, &dir, &source)?;
+            println!("created plugin project {} in {}", name, dir.display());
+            Ok(())
+        }
         PluginCommand::Manifest { dir } => {
             let manifest = write_manifest(&dir)
                 .with_context(|| format!("writing the manifest of {}", dir.display()))?;

@@ -1,0 +1,134 @@
+//! `pedia plugin new` end to end, out of tree: the project it writes into a temporary
+//! directory outside the workspace takes a dependency the workspace's Cargo.lock does not
+//! have, passes the conformance suite with its own `cargo test`, builds a plugin, and
+//! `pedia plugin manifest` + `pedia plugin verify` accept that plugin (its fingerprint,
+//! from the project's own Cargo.lock, matches this pedia's).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, ensure};
+
+/// Runs `cmd`, failing with its output if it does not succeed.
+fn run(mut cmd: Command, what: &str) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("starting {what}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure!(
+        out.status.success(),
+        "{what} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(stdout)
+}
+
+/// `cargo` in the generated project, as its author would run it there.
+fn cargo(project: &Path, args: &[&str]) -> Command {
+    let mut cmd = user_cargo::command();
+    cmd.args(args).current_dir(project);
+    // Our own test run has the workspace's [env] value; the project must use its own.
+    cmd.env_remove("PEDIA_BUILD_WORKSPACE");
+    // A target dir of these tests' own (not the workspace's artifacts), reused across runs.
+    cmd.env(
+        "CARGO_TARGET_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-new-target"),
+    );
+    cmd
+}
+
+#[test]
+fn a_new_plugin_project_builds_out_of_tree_and_verifies() -> Result<()> {
+    let pedia = env!("CARGO_BIN_EXE_pedia");
+    let tmp = tempfile::tempdir()?;
+    let project = tmp.path().join("my-layer");
+    let mut new = Command::new(pedia);
+    new.args(["plugin", "new", "my-layer", "--path"])
+        .arg(&project);
+    run(new, "pedia plugin new")?;
+
+    // A dependency of the plugin's own, absent from the workspace's Cargo.lock.
+    let workspace_lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"))?;
+    ensure!(!workspace_lock.contains("name = \"static_assertions\""));
+    let manifest = project.join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest)?.replace(
+        "[dev-dependencies]",
+        "static_assertions = \"1.1.0\"\n\n[dev-dependencies]",
+    );
+    std::fs::write(&manifest, toml)?;
+    let lib = project.join("src/lib.rs");
+    let code = std::fs::read_to_string(&lib)?
+        + "\nstatic_assertions::const_assert!(!LAYER_NAME.is_empty());\n";
+    std::fs::write(&lib, code)?;
+
+    let tests = run(cargo(&project, &["test"]), "cargo test in the project")?;
+    ensure!(tests.contains("test result: ok"), "{tests}");
+    run(cargo(&project, &["build"]), "cargo build in the project")?;
+    let lock = std::fs::read_to_string(project.join("Cargo.lock"))?;
+    ensure!(lock.contains("name = \"static_assertions\""), "{lock}");
+
+    let so = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-new-target/debug/libmy_layer.so");
+    let plugins = tmp.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    std::fs::copy(&so, plugins.join("libmy_layer.so"))
+        .with_context(|| format!("copying {}", so.display()))?;
+    let mut manifest = Command::new(pedia);
+    manifest.args(["plugin", "manifest"]).arg(&plugins);
+    let out = run(manifest, "pedia plugin manifest")?;
+    ensure!(out.contains("my-layer"), "{out}");
+    let mut verify = Command::new(pedia);
+    verify.args(["plugin", "verify"]).arg(&plugins);
+    let out = run(verify, "pedia plugin verify")?;
+    ensure!(out.contains("ok  libmy_layer.so  my-layer"), "{out}");
+    Ok(())
+}
+
+/// The generated advanced chart renders on clusterpedia-core: the plugin image copied in by
+/// the init container and `--storage-name` set to the new layer.
+#[test]
+fn the_generated_chart_renders_on_clusterpedia_core() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let project = tmp.path().join("my-layer");
+    let mut new = Command::new(env!("CARGO_BIN_EXE_pedia"));
+    new.args(["plugin", "new", "my-layer", "--path"])
+        .arg(&project);
+    run(new, "pedia plugin new")?;
+    let chart = project.join("charts/my-layer");
+    let helm = packaging_tests::tool("helm");
+    let mut deps = Command::new(&helm);
+    deps.args(["dependency", "build"])
+        .arg(&chart)
+        .env("HOME", tmp.path());
+    run(deps, "helm dependency build")?;
+    let mut template = Command::new(&helm);
+    template
+        .args(["template", "x"])
+        .arg(&chart)
+        .env("HOME", tmp.path());
+    let out = run(template, "helm template")?;
+    ensure!(out.contains("--storage-name=my-layer"), "{out}");
+    ensure!(out.contains("image: my-layer:0.1.0"), "{out}");
+    Ok(())
+}
+
+/// The generated flake.nix is valid Nix and names `clusterpedia.lib.mkStoragePlugin` with
+/// the new layer (only parsed: nixpkgs cannot be fetched here to evaluate it).
+#[test]
+fn the_generated_flake_parses_and_uses_mk_storage_plugin() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let project = tmp.path().join("my-layer");
+    let mut new = Command::new(env!("CARGO_BIN_EXE_pedia"));
+    new.args(["plugin", "new", "my-layer", "--path"])
+        .arg(&project);
+    run(new, "pedia plugin new")?;
+    let mut parse = Command::new(packaging_tests::tool("nix-instantiate"));
+    parse.arg("--parse").arg(project.join("flake.nix"));
+    run(parse, "nix-instantiate --parse flake.nix")?;
+    let flake = std::fs::read_to_string(project.join("flake.nix"))?;
+    ensure!(
+        flake.contains("clusterpedia.lib.mkStoragePlugin"),
+        "{flake}"
+    );
+    ensure!(flake.contains(r#"name = "my-layer";"#), "{flake}");
+    Ok(())
+}
