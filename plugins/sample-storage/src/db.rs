@@ -269,6 +269,15 @@ fn config_error(what: &str, err: sqlx::Error) -> StorageError {
     ))
 }
 
+/// `log.slowThreshold`: sqlx warns about statements slower than this (its default
+/// threshold otherwise).
+fn with_slow_log<O: ConnectOptions>(options: O, config: &SampleConfig) -> O {
+    match config.slow_threshold {
+        Some(threshold) => options.log_slow_statements(log::LevelFilter::Warn, threshold),
+        None => options,
+    }
+}
+
 impl Db {
     /// Connects and creates the schema if it is missing.
     pub(crate) async fn connect(config: &SampleConfig) -> Result<Db> {
@@ -284,7 +293,7 @@ impl Db {
                         .filename(dsn)
                         .create_if_missing(true)
                 };
-                let options = options
+                let options = with_slow_log(options, config)
                     // WAL lets lists and watches read while a batch is being written.
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
@@ -292,6 +301,7 @@ impl Db {
                 probe(&options, "SQLite", SQLITE_BUSY_TIMEOUT).await?;
                 let pool = SqlitePoolOptions::new()
                     .max_connections(config.max_connections())
+                    .max_lifetime(config.conn_max_lifetime)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_lazy_with(options);
                 let db = Db::Sqlite(pool);
@@ -306,15 +316,20 @@ impl Db {
                     // Validated as a plain identifier, so it needs no quoting here.
                     options = options.options([("search_path", schema.as_str())]);
                 }
+                let options = with_slow_log(options, config);
                 probe(&options, "PostgreSQL", Duration::ZERO).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(config.max_connections())
+                    .max_lifetime(config.conn_max_lifetime)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_lazy_with(options);
                 let db = Db::Postgres(pool);
                 db.create_schema(config.schema.as_deref()).await?;
                 Ok(db)
             }
+            DatabaseType::Mysql => Err(StorageError::bad_request(
+                "`type: mysql` is not supported by this build of sample-storage-layer yet",
+            )),
         }
     }
 
