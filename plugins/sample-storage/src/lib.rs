@@ -1,6 +1,6 @@
 //! `sample-storage-layer`: the example storage plugin. A relational layer on sqlx
-//! (SQLite or PostgreSQL) with its own small schema, kept simple on purpose so plugin
-//! authors can copy it:
+//! (SQLite, PostgreSQL or MySQL/MariaDB) with its own small schema, kept simple on purpose
+//! so plugin authors can copy it:
 //!
 //! - `sample_objects` holds each object's raw JSON plus the columns SQL narrows lists by;
 //!   labels, field selectors, owners, ordering and paging are evaluated in Rust with the
