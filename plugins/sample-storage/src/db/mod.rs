@@ -25,8 +25,10 @@ use sqlx::{AssertSqlSafe, ConnectOptions, MySql, Postgres, Row, Sqlite, Transact
 
 use crate::config::{DatabaseType, SampleConfig, redact_urls};
 
+mod dialect;
 mod schema;
 
+use dialect::Dialect;
 use schema::{MYSQL_SCHEMA, POSTGRES_SCHEMA, SQLITE_SCHEMA};
 
 /// How long a connection waits for SQLite's write lock before giving up. Writers hold it
@@ -405,60 +407,6 @@ pub(crate) enum Conn<'a> {
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
     MySql(&'a mut MySqlConnection),
-}
-
-/// The SQL text a statement is sent as on one driver.
-pub(crate) trait Dialect {
-    const MYSQL: bool = false;
-
-    /// `portable` as this driver takes it: `$N` becomes `?` on MySQL.
-    fn sql(&self, portable: &str) -> AssertSqlSafe<String> {
-        Self::pick(portable, portable)
-    }
-
-    /// `portable`, or `mysql` (written with `$N` too) on MySQL: for upserts, whose
-    /// syntax differs.
-    fn sql_or(&self, portable: &str, mysql: &str) -> AssertSqlSafe<String> {
-        Self::pick(portable, mysql)
-    }
-
-    fn pick(portable: &str, mysql: &str) -> AssertSqlSafe<String> {
-        if Self::MYSQL {
-            AssertSqlSafe(question_marks(mysql))
-        } else {
-            AssertSqlSafe(portable.to_owned())
-        }
-    }
-}
-
-impl Dialect for &mut SqliteConnection {}
-impl Dialect for &mut PgConnection {}
-impl Dialect for &mut MySqlConnection {
-    const MYSQL: bool = true;
-}
-
-/// Replaces `$1`, `$2`, ... with MySQL's positional `?`. The statements of this module
-/// number their placeholders in order of appearance (checked in debug builds), so binding
-/// order is unchanged. None of them has a `$` inside a string literal.
-fn question_marks(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    let mut expected = 1usize;
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            let mut n = 0usize;
-            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
-                n = n * 10 + d as usize;
-                chars.next();
-            }
-            debug_assert_eq!(n, expected, "placeholders out of order in {sql}");
-            expected += 1;
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection (`&mut &mut SqliteConnection`
