@@ -1,6 +1,6 @@
 //! `sample-storage-layer`: the example storage plugin. A relational layer on sqlx
-//! (SQLite or PostgreSQL) with its own small schema, kept simple on purpose so plugin
-//! authors can copy it:
+//! (SQLite, PostgreSQL or MySQL/MariaDB) with its own small schema, kept simple on purpose
+//! so plugin authors can copy it:
 //!
 //! - `sample_objects` holds each object's raw JSON plus the columns SQL narrows lists by;
 //!   labels, field selectors, owners, ordering and paging are evaluated in Rust with the
@@ -32,7 +32,7 @@ use pedia_plugin_api::pedia_storage::{
     StorageLayer, StoredResource, WatchStream, WriteOp,
 };
 
-pub use crate::config::{DatabaseType, SampleConfig};
+pub use crate::config::{DatabaseType, PASSWORD_ENV, SampleConfig};
 use crate::db::Db;
 use crate::read::Target;
 
@@ -46,7 +46,8 @@ pub async fn open(config: Option<PathBuf>) -> Result<Arc<dyn StorageFactory>> {
     let Some(path) = config else {
         return Err(StorageError::bad_request(
             "the sample-storage-layer storage layer needs a config: pass --storage-config \
-             with a YAML file giving `type` (sqlite or postgres) and `dsn`",
+             with a YAML file giving `type` (sqlite, postgres or mysql) and `dsn` or \
+             `host`/`port`/`user`/`password`/`database`",
         ));
     };
     let config = SampleConfig::load(&path)?;

@@ -1,7 +1,7 @@
 //! Runs the storage conformance suite against the layer linked in-process (the rlib), on
 //! SQLite (a temporary file per case) and PostgreSQL (a fresh schema per case from
-//! `pedia-testdb`, dropped afterwards). PostgreSQL being unreachable fails the cases; it
-//! never skips them.
+//! `pedia-testdb`, dropped afterwards) and MySQL/MariaDB (a fresh database per case, from
+//! the same harness). A database being unreachable fails the cases; it never skips them.
 
 mod common;
 
@@ -16,6 +16,12 @@ async fn open(db: TestDb) -> Fixture {
         Ok(storage) => storage,
         Err(e) if matches!(db, TestDb::Postgres(_)) => {
             panic!("{}", postgres_unusable(&e.detail()))
+        }
+        Err(e) if matches!(db, TestDb::MySql(_)) => {
+            panic!(
+                "MySQL/MariaDB for the sample-storage tests is not usable: {}",
+                e.detail()
+            )
         }
         Err(e) => panic!("open SQLite: {}", e.detail()),
     };
@@ -32,3 +38,9 @@ async fn open_postgres() -> Fixture {
 
 pedia_storage::conformance_suite!(sample_sqlite, crate::open_sqlite);
 pedia_storage::conformance_suite!(sample_postgres, crate::open_postgres);
+
+async fn open_mysql() -> Fixture {
+    open(TestDb::mysql().await).await
+}
+
+pedia_storage::conformance_suite!(sample_mysql, crate::open_mysql);

@@ -1,11 +1,12 @@
 //! Test databases shared by the integration tests: a temporary SQLite file, or a fresh
 //! PostgreSQL schema from the workspace's one harness (`pedia-testdb`: the configured,
 //! local or a private server; names carry the process id and leftovers of dead processes
-//! are dropped on first use), dropped after the test.
+//! are dropped on first use), or a fresh MySQL/MariaDB database from the same harness,
+//! dropped after the test.
 
 #![allow(dead_code, unreachable_pub)]
 
-use pedia_testdb::PgSchema;
+use pedia_testdb::{MyDatabase, PgSchema};
 use sample_storage::SampleConfig;
 
 /// The message a test fails with when PostgreSQL cannot be used: these tests never skip.
@@ -23,6 +24,7 @@ pub fn postgres_unusable(detail: &str) -> String {
 pub enum TestDb {
     Sqlite(tempfile::TempDir),
     Postgres(PgSchema),
+    MySql(MyDatabase),
 }
 
 impl TestDb {
@@ -34,12 +36,17 @@ impl TestDb {
         TestDb::Postgres(PgSchema::create("sample_test").await)
     }
 
+    pub async fn mysql() -> Self {
+        TestDb::MySql(MyDatabase::create("sample_test").await)
+    }
+
     pub fn config(&self) -> SampleConfig {
         match self {
             TestDb::Sqlite(dir) => SampleConfig::sqlite(dir.path().join("sample.db")),
             TestDb::Postgres(schema) => {
                 SampleConfig::postgres(schema.url.clone(), Some(&schema.schema))
             }
+            TestDb::MySql(database) => SampleConfig::mysql(database.url.clone()),
         }
     }
 
@@ -48,6 +55,7 @@ impl TestDb {
         match self {
             TestDb::Sqlite(dir) => drop(dir),
             TestDb::Postgres(schema) => schema.drop_schema().await,
+            TestDb::MySql(database) => database.drop_database().await,
         }
     }
 }

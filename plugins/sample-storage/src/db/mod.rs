@@ -1,9 +1,11 @@
-//! The database: connecting to SQLite or PostgreSQL, the schema, transactions, error
+//! The database: connecting to SQLite, PostgreSQL or MySQL/MariaDB, the schema, transactions, error
 //! mapping, and every SQL statement the layer runs.
 //!
-//! Both dialects run the same statements (sqlx's SQLite driver accepts PostgreSQL's `$N`
-//! placeholders), so each statement is written once and [`each!`] expands the call for
-//! both connection types. Only the DDL and the write lock differ. SQL text is built from
+//! The dialects run the same statements (sqlx's SQLite driver accepts PostgreSQL's `$N`
+//! placeholders; for MySQL [`Dialect::sql`] turns them into `?`, which is why every
+//! statement numbers its placeholders in the order they appear), so each statement is
+//! written once and [`each!`] expands the call for every connection type. Only the DDL,
+//! the upserts and the write lock differ. SQL text is built from
 //! constants and placeholders only; every value is a bound parameter.
 
 use std::fmt;
@@ -13,14 +15,21 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use pedia_plugin_api::pedia_core::{GroupVersionResource, ResourceType};
 use pedia_plugin_api::pedia_storage::{Result, Revision, StorageError, WatchEventType};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, Postgres, Row, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, ConnectOptions, MySql, Postgres, Row, Sqlite, Transaction};
 
 use crate::config::{DatabaseType, SampleConfig, redact_urls};
+
+mod dialect;
+mod schema;
+
+use dialect::Dialect;
+use schema::{MYSQL_SCHEMA, POSTGRES_SCHEMA, SQLITE_SCHEMA};
 
 /// How long a connection waits for SQLite's write lock before giving up. Writers hold it
 /// for one batch, which can be large on a first sync.
@@ -30,124 +39,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serializes schema creation of concurrent starts on PostgreSQL (any constant works; it
 /// only has to be the same in every process).
 const SCHEMA_LOCK: i64 = 0x5341_4d50_4c45; // "SAMPLE"
-
-const SQLITE_SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS sample_meta (
-        id INTEGER PRIMARY KEY,
-        revision INTEGER NOT NULL,
-        compacted INTEGER NOT NULL
-    )",
-    "INSERT INTO sample_meta (id, revision, compacted) VALUES (1, 0, 0)
-        ON CONFLICT (id) DO NOTHING",
-    "CREATE TABLE IF NOT EXISTS sample_objects (
-        api_group TEXT NOT NULL,
-        api_version TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        namespaced BOOLEAN NOT NULL,
-        cluster TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        uid TEXT NOT NULL,
-        owner_uid TEXT NOT NULL,
-        resource_version TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        revision INTEGER NOT NULL,
-        content_hash INTEGER NOT NULL,
-        labels TEXT NOT NULL,
-        object BLOB NOT NULL,
-        PRIMARY KEY (api_group, api_version, resource, cluster, namespace, name)
-    )",
-    "CREATE INDEX IF NOT EXISTS sample_objects_uid ON sample_objects (cluster, uid)",
-    "CREATE INDEX IF NOT EXISTS sample_objects_owner ON sample_objects (cluster, owner_uid)",
-    "CREATE TABLE IF NOT EXISTS sample_events (
-        revision INTEGER PRIMARY KEY,
-        api_group TEXT NOT NULL,
-        api_version TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        cluster TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        event_type TEXT NOT NULL,
-        object BLOB NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS sample_events_resource
-        ON sample_events (api_group, api_version, resource, revision)",
-    "CREATE TABLE IF NOT EXISTS sample_registrations (
-        cluster TEXT NOT NULL,
-        api_group TEXT NOT NULL,
-        api_version TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        namespaced BOOLEAN NOT NULL,
-        PRIMARY KEY (cluster, api_group, api_version, resource)
-    )",
-    // The writer fence: per cluster, the highest epoch that wrote it (kept when the
-    // cluster is cleaned).
-    "CREATE TABLE IF NOT EXISTS sample_writers (
-        cluster TEXT PRIMARY KEY,
-        epoch BIGINT NOT NULL
-    )",
-];
-
-const POSTGRES_SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS sample_meta (
-        id INTEGER PRIMARY KEY,
-        revision BIGINT NOT NULL,
-        compacted BIGINT NOT NULL
-    )",
-    "INSERT INTO sample_meta (id, revision, compacted) VALUES (1, 0, 0)
-        ON CONFLICT (id) DO NOTHING",
-    "CREATE TABLE IF NOT EXISTS sample_objects (
-        api_group TEXT NOT NULL,
-        api_version TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        namespaced BOOLEAN NOT NULL,
-        cluster TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        uid TEXT NOT NULL,
-        owner_uid TEXT NOT NULL,
-        resource_version TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        revision BIGINT NOT NULL,
-        content_hash BIGINT NOT NULL,
-        labels TEXT NOT NULL,
-        object BYTEA NOT NULL,
-        PRIMARY KEY (api_group, api_version, resource, cluster, namespace, name)
-    )",
-    "CREATE INDEX IF NOT EXISTS sample_objects_uid ON sample_objects (cluster, uid)",
-    "CREATE INDEX IF NOT EXISTS sample_objects_owner ON sample_objects (cluster, owner_uid)",
-    "CREATE TABLE IF NOT EXISTS sample_events (
-        revision BIGINT PRIMARY KEY,
-        api_group TEXT NOT NULL,
-        api_version TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        cluster TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        event_type TEXT NOT NULL,
-        object BYTEA NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS sample_events_resource
-        ON sample_events (api_group, api_version, resource, revision)",
-    "CREATE TABLE IF NOT EXISTS sample_registrations (
-        cluster TEXT NOT NULL,
-        api_group TEXT NOT NULL,
-        api_version TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        namespaced BOOLEAN NOT NULL,
-        PRIMARY KEY (cluster, api_group, api_version, resource)
-    )",
-    // The writer fence: per cluster, the highest epoch that wrote it (kept when the
-    // cluster is cleaned).
-    "CREATE TABLE IF NOT EXISTS sample_writers (
-        cluster TEXT PRIMARY KEY,
-        epoch BIGINT NOT NULL
-    )",
-];
 
 /// Maps a database error to the storage error kinds: lost connections, exhausted pools
 /// and lock timeouts are `Unavailable` (worth retrying); the rest is `Internal`. The
@@ -199,6 +90,7 @@ pub(crate) fn from_db(value: i64) -> Revision {
 pub(crate) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    MySql(MySqlPool),
 }
 
 // Hand-written so a pool's connect options (with the password) are never printed.
@@ -207,6 +99,7 @@ impl fmt::Debug for Db {
         match self {
             Db::Sqlite(p) => write!(f, "Db::Sqlite(connections: {})", p.size()),
             Db::Postgres(p) => write!(f, "Db::Postgres(connections: {})", p.size()),
+            Db::MySql(p) => write!(f, "Db::MySql(connections: {})", p.size()),
         }
     }
 }
@@ -269,6 +162,15 @@ fn config_error(what: &str, err: sqlx::Error) -> StorageError {
     ))
 }
 
+/// `log.slowThreshold`: sqlx warns about statements slower than this (its default
+/// threshold otherwise).
+fn with_slow_log<O: ConnectOptions>(options: O, config: &SampleConfig) -> O {
+    match config.slow_threshold {
+        Some(threshold) => options.log_slow_statements(log::LevelFilter::Warn, threshold),
+        None => options,
+    }
+}
+
 impl Db {
     /// Connects and creates the schema if it is missing.
     pub(crate) async fn connect(config: &SampleConfig) -> Result<Db> {
@@ -284,7 +186,7 @@ impl Db {
                         .filename(dsn)
                         .create_if_missing(true)
                 };
-                let options = options
+                let options = with_slow_log(options, config)
                     // WAL lets lists and watches read while a batch is being written.
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
@@ -292,6 +194,7 @@ impl Db {
                 probe(&options, "SQLite", SQLITE_BUSY_TIMEOUT).await?;
                 let pool = SqlitePoolOptions::new()
                     .max_connections(config.max_connections())
+                    .max_lifetime(config.conn_max_lifetime)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_lazy_with(options);
                 let db = Db::Sqlite(pool);
@@ -306,13 +209,36 @@ impl Db {
                     // Validated as a plain identifier, so it needs no quoting here.
                     options = options.options([("search_path", schema.as_str())]);
                 }
+                let options = with_slow_log(options, config);
                 probe(&options, "PostgreSQL", Duration::ZERO).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(config.max_connections())
+                    .max_lifetime(config.conn_max_lifetime)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_lazy_with(options);
                 let db = Db::Postgres(pool);
                 db.create_schema(config.schema.as_deref()).await?;
+                Ok(db)
+            }
+            DatabaseType::Mysql => {
+                // sqlx knows only the mysql:// scheme; MariaDB speaks the same protocol.
+                let dsn = config.dsn.trim();
+                let dsn = match dsn.strip_prefix("mariadb://") {
+                    Some(rest) => format!("mysql://{rest}"),
+                    None => dsn.to_owned(),
+                };
+                let options = MySqlConnectOptions::from_str(&dsn)
+                    .map_err(|e| config_error("MySQL", e))?
+                    .charset("utf8mb4");
+                let options = with_slow_log(options, config);
+                probe(&options, "MySQL", Duration::ZERO).await?;
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(config.max_connections())
+                    .max_lifetime(config.conn_max_lifetime)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(options);
+                let db = Db::MySql(pool);
+                db.create_schema(None).await?;
                 Ok(db)
             }
         }
@@ -367,6 +293,18 @@ impl Db {
                 }
                 tx.commit().await.map_err(fail)
             }
+            Db::MySql(pool) => {
+                // DDL commits implicitly in MySQL, so no transaction; every statement is
+                // idempotent and concurrent `CREATE TABLE IF NOT EXISTS` is safe there.
+                let mut conn = pool.acquire().await.map_err(fail)?;
+                for statement in MYSQL_SCHEMA {
+                    sqlx::query(*statement)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(fail)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -378,6 +316,7 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(fail)?),
+            Db::MySql(pool) => Tx::MySql(pool.begin().await.map_err(fail)?),
         })
     }
 
@@ -392,6 +331,12 @@ impl Db {
                     .await
                     .map_err(fail)?,
             ),
+            // InnoDB's default isolation is REPEATABLE READ; the snapshot starts now.
+            Db::MySql(pool) => Tx::MySql(
+                pool.begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await
+                    .map_err(fail)?,
+            ),
         })
     }
 
@@ -401,6 +346,7 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool) => Pooled::Sqlite(pool.acquire().await.map_err(fail)?),
             Db::Postgres(pool) => Pooled::Postgres(pool.acquire().await.map_err(fail)?),
+            Db::MySql(pool) => Pooled::MySql(pool.acquire().await.map_err(fail)?),
         })
     }
 
@@ -408,6 +354,7 @@ impl Db {
         match self {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
+            Db::MySql(pool) => pool.close().await,
         }
     }
 }
@@ -416,6 +363,7 @@ impl Db {
 pub(crate) enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
+    MySql(Transaction<'static, MySql>),
 }
 
 impl Tx {
@@ -423,6 +371,7 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => Conn::Sqlite(tx),
             Tx::Postgres(tx) => Conn::Postgres(tx),
+            Tx::MySql(tx) => Conn::MySql(tx),
         }
     }
 
@@ -431,6 +380,7 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.commit().await.map_err(fail),
             Tx::Postgres(tx) => tx.commit().await.map_err(fail),
+            Tx::MySql(tx) => tx.commit().await.map_err(fail),
         }
     }
 }
@@ -439,6 +389,7 @@ impl Tx {
 pub(crate) enum Pooled {
     Sqlite(sqlx::pool::PoolConnection<Sqlite>),
     Postgres(sqlx::pool::PoolConnection<Postgres>),
+    MySql(sqlx::pool::PoolConnection<MySql>),
 }
 
 impl Pooled {
@@ -446,6 +397,7 @@ impl Pooled {
         match self {
             Pooled::Sqlite(c) => Conn::Sqlite(c),
             Pooled::Postgres(c) => Conn::Postgres(c),
+            Pooled::MySql(c) => Conn::MySql(c),
         }
     }
 }
@@ -454,6 +406,7 @@ impl Pooled {
 pub(crate) enum Conn<'a> {
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
+    MySql(&'a mut MySqlConnection),
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection (`&mut &mut SqliteConnection`
@@ -464,6 +417,7 @@ macro_rules! each {
         match $conn {
             Conn::Sqlite($c) => $body,
             Conn::Postgres($c) => $body,
+            Conn::MySql($c) => $body,
         }
     };
 }
@@ -659,6 +613,8 @@ pub(crate) struct Key<'a> {
 }
 
 const KEY_CONDITION: &str = "api_group = $1 AND api_version = $2 AND resource = $3 AND cluster = $4 AND namespace = $5 AND name = $6";
+/// [`KEY_CONDITION`] after a first placeholder (numbered in order, for MySQL's `?`).
+const KEY_CONDITION_AFTER_REVISION: &str = "api_group = $2 AND api_version = $3 AND resource = $4 AND cluster = $5 AND namespace = $6 AND name = $7";
 
 impl Conn<'_> {
     /// The latest revision and the newest pruned one. With `lock`, also takes the
@@ -669,6 +625,18 @@ impl Conn<'_> {
         let row: (i64, i64) = match self {
             Conn::Sqlite(c) => {
                 sqlx::query_as("SELECT revision, compacted FROM sample_meta WHERE id = 1")
+                    .fetch_one(&mut **c)
+                    .await
+                    .map_err(fail)?
+            }
+            // InnoDB locks the row as PostgreSQL does.
+            Conn::MySql(c) => {
+                let sql = if lock {
+                    "SELECT revision, compacted FROM sample_meta WHERE id = 1 FOR UPDATE"
+                } else {
+                    "SELECT revision, compacted FROM sample_meta WHERE id = 1"
+                };
+                sqlx::query_as(sql)
                     .fetch_one(&mut **c)
                     .await
                     .map_err(fail)?
@@ -690,7 +658,7 @@ impl Conn<'_> {
 
     pub(crate) async fn set_meta(&mut self, revision: Revision, compacted: Revision) -> Result<()> {
         let sql = "UPDATE sample_meta SET revision = $1, compacted = $2 WHERE id = 1";
-        each!(self, c => sqlx::query(sql)
+        each!(self, c => sqlx::query(c.sql(sql))
             .bind(to_db(revision))
             .bind(to_db(compacted))
             .execute(&mut **c)
@@ -709,8 +677,12 @@ impl Conn<'_> {
             SET kind = excluded.kind, namespaced = excluded.namespaced
             WHERE sample_registrations.kind <> excluded.kind
                 OR sample_registrations.namespaced <> excluded.namespaced";
+        // Unchanged values write nothing on MySQL either.
+        let mysql = "INSERT INTO sample_registrations (cluster, api_group, api_version, resource, kind, namespaced)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON DUPLICATE KEY UPDATE kind = VALUES(kind), namespaced = VALUES(namespaced)";
         let gvr = &resource.gvr;
-        each!(self, c => sqlx::query(sql)
+        each!(self, c => sqlx::query(c.sql_or(sql, mysql))
             .bind(cluster)
             .bind(gvr.group.as_str())
             .bind(gvr.version.as_str())
@@ -747,7 +719,7 @@ impl Conn<'_> {
         let sql = format!(
             "SELECT uid, resource_version, content_hash FROM sample_objects WHERE {KEY_CONDITION}"
         );
-        each!(self, c => sqlx::query_as(AssertSqlSafe(sql))
+        each!(self, c => sqlx::query_as(c.sql(&sql))
             .bind(key.gvr.group.as_str())
             .bind(key.gvr.version.as_str())
             .bind(key.gvr.resource.as_str())
@@ -762,7 +734,7 @@ impl Conn<'_> {
     /// The highest writer epoch that wrote `cluster`, if a fenced writer did.
     pub(crate) async fn writer_epoch(&mut self, cluster: &str) -> Result<Option<u64>> {
         let sql = "SELECT epoch FROM sample_writers WHERE cluster = $1";
-        let epoch: Option<i64> = each!(self, c => sqlx::query_scalar(sql)
+        let epoch: Option<i64> = each!(self, c => sqlx::query_scalar(c.sql(sql))
             .bind(cluster)
             .fetch_optional(&mut **c)
             .await)
@@ -774,10 +746,12 @@ impl Conn<'_> {
     pub(crate) async fn set_writer_epoch(&mut self, cluster: &str, epoch: u64) -> Result<()> {
         let sql = "INSERT INTO sample_writers (cluster, epoch) VALUES ($1, $2)
             ON CONFLICT (cluster) DO UPDATE SET epoch = excluded.epoch";
+        let mysql = "INSERT INTO sample_writers (cluster, epoch) VALUES ($1, $2)
+            ON DUPLICATE KEY UPDATE epoch = VALUES(epoch)";
         let epoch = i64::try_from(epoch).map_err(|_| {
             StorageError::bad_request(format!("writer epoch {epoch} is out of range"))
         })?;
-        each!(self, c => sqlx::query(sql)
+        each!(self, c => sqlx::query(c.sql_or(sql, mysql))
             .bind(cluster)
             .bind(epoch)
             .execute(&mut **c)
@@ -790,7 +764,7 @@ impl Conn<'_> {
     /// The stored bytes of one object.
     pub(crate) async fn object(&mut self, key: Key<'_>) -> Result<Option<Vec<u8>>> {
         let sql = format!("SELECT object FROM sample_objects WHERE {KEY_CONDITION}");
-        each!(self, c => sqlx::query_scalar(AssertSqlSafe(sql))
+        each!(self, c => sqlx::query_scalar(c.sql(&sql))
             .bind(key.gvr.group.as_str())
             .bind(key.gvr.version.as_str())
             .bind(key.gvr.resource.as_str())
@@ -814,8 +788,19 @@ impl Conn<'_> {
                 created_at = excluded.created_at, revision = excluded.revision,
                 content_hash = excluded.content_hash, labels = excluded.labels,
                 object = excluded.object";
+        let mysql =
+            "INSERT INTO sample_objects (api_group, api_version, resource, kind, namespaced,
+                cluster, namespace, name, uid, owner_uid, resource_version, created_at, revision,
+                content_hash, labels, object)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON DUPLICATE KEY UPDATE
+                kind = VALUES(kind), namespaced = VALUES(namespaced), uid = VALUES(uid),
+                owner_uid = VALUES(owner_uid), resource_version = VALUES(resource_version),
+                created_at = VALUES(created_at), revision = VALUES(revision),
+                content_hash = VALUES(content_hash), labels = VALUES(labels),
+                object = VALUES(object)";
         let gvr = &o.resource.gvr;
-        each!(self, c => sqlx::query(sql)
+        each!(self, c => sqlx::query(c.sql_or(sql, mysql))
             .bind(gvr.group.as_str())
             .bind(gvr.version.as_str())
             .bind(gvr.resource.as_str())
@@ -850,7 +835,7 @@ impl Conn<'_> {
         let sql = "INSERT INTO sample_events (revision, api_group, api_version, resource, cluster,
                 namespace, name, event_type, object)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        each!(self, c => sqlx::query(sql)
+        each!(self, c => sqlx::query(c.sql(sql))
             .bind(to_db(revision))
             .bind(key.gvr.group.as_str())
             .bind(key.gvr.version.as_str())
@@ -873,24 +858,24 @@ impl Conn<'_> {
         let record = format!(
             "INSERT INTO sample_events (revision, api_group, api_version, resource, cluster,
                 namespace, name, event_type, object)
-            SELECT $7, api_group, api_version, resource, cluster, namespace, name, 'DELETED', object
-            FROM sample_objects WHERE {KEY_CONDITION}"
+            SELECT $1, api_group, api_version, resource, cluster, namespace, name, 'DELETED', object
+            FROM sample_objects WHERE {KEY_CONDITION_AFTER_REVISION}"
         );
         let delete = format!("DELETE FROM sample_objects WHERE {KEY_CONDITION}");
         let fail = |e| db_error("deleting an object", e);
         each!(self, c => {
-            sqlx::query(AssertSqlSafe(record))
+            sqlx::query(c.sql(&record))
+                .bind(to_db(revision))
                 .bind(key.gvr.group.as_str())
                 .bind(key.gvr.version.as_str())
                 .bind(key.gvr.resource.as_str())
                 .bind(key.cluster)
                 .bind(key.namespace)
                 .bind(key.name)
-                .bind(to_db(revision))
                 .execute(&mut **c)
                 .await
                 .map_err(fail)?;
-            sqlx::query(AssertSqlSafe(delete))
+            sqlx::query(c.sql(&delete))
                 .bind(key.gvr.group.as_str())
                 .bind(key.gvr.version.as_str())
                 .bind(key.gvr.resource.as_str())
@@ -946,7 +931,7 @@ impl Conn<'_> {
     /// Drops events at or below `upto` from the log.
     pub(crate) async fn prune_events(&mut self, upto: Revision) -> Result<()> {
         let sql = "DELETE FROM sample_events WHERE revision <= $1";
-        each!(self, c => sqlx::query(sql).bind(to_db(upto)).execute(&mut **c).await.map(|_| ()))
+        each!(self, c => sqlx::query(c.sql(sql)).bind(to_db(upto)).execute(&mut **c).await.map(|_| ()))
             .map_err(|e| db_error("pruning the event log", e))?;
         Ok(())
     }
@@ -954,7 +939,7 @@ impl Conn<'_> {
     /// Runs a statement built with [`Select`]; returns the rows it affected.
     async fn execute(&mut self, statement: &Select, context: &str) -> Result<u64> {
         let sql = statement.sql();
-        each!(self, c => bind_all!(sqlx::query(AssertSqlSafe(sql)), &statement.args)
+        each!(self, c => bind_all!(sqlx::query(c.sql(&sql)), &statement.args)
             .execute(&mut **c)
             .await
             .map(|r| r.rows_affected()))
@@ -971,7 +956,7 @@ impl Conn<'_> {
         let sql = select.sql();
         let fail = |e| db_error("reading objects", e);
         each!(self, c => {
-            let mut rows = bind_all!(sqlx::query(AssertSqlSafe(sql)), &select.args).fetch(&mut **c);
+            let mut rows = bind_all!(sqlx::query(c.sql(&sql)), &select.args).fetch(&mut **c);
             while let Some(row) = rows.try_next().await.map_err(fail)? {
                 let decoded = decode(&row, |row| {
                     Ok(from_row!(row, ObjectRow {
@@ -987,7 +972,7 @@ impl Conn<'_> {
     /// The first (text) column of every row of `select`.
     pub(crate) async fn strings(&mut self, select: &Select, context: &str) -> Result<Vec<String>> {
         let sql = select.sql();
-        each!(self, c => bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), &select.args)
+        each!(self, c => bind_all!(sqlx::query_scalar(c.sql(&sql)), &select.args)
             .fetch_all(&mut **c)
             .await)
         .map_err(|e| db_error(context, e))
@@ -1005,7 +990,7 @@ impl Conn<'_> {
             ORDER BY revision LIMIT $5";
         let fail = |e| db_error("reading the event log", e);
         each!(self, c => {
-            let rows = sqlx::query(sql)
+            let rows = sqlx::query(c.sql(sql))
                 .bind(gvr.group.as_str())
                 .bind(gvr.version.as_str())
                 .bind(gvr.resource.as_str())
@@ -1027,7 +1012,7 @@ impl Conn<'_> {
             FROM sample_registrations";
         let fail = |e| db_error("reading the synced resources", e);
         each!(self, c => {
-            let rows = sqlx::query(sql).fetch_all(&mut **c).await.map_err(fail)?;
+            let rows = sqlx::query(c.sql(sql)).fetch_all(&mut **c).await.map_err(fail)?;
             rows.iter()
                 .map(|row| {
                     let gvr = GroupVersionResource::new(
@@ -1056,7 +1041,7 @@ impl Conn<'_> {
             FROM sample_objects WHERE cluster = $1";
         let fail = |e| db_error("reading resource versions", e);
         each!(self, c => {
-            let rows = sqlx::query(sql).bind(cluster).fetch_all(&mut **c).await.map_err(fail)?;
+            let rows = sqlx::query(c.sql(sql)).bind(cluster).fetch_all(&mut **c).await.map_err(fail)?;
             rows.iter()
                 .map(|row| {
                     let gvr = GroupVersionResource::new(
