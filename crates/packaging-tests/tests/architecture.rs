@@ -203,8 +203,10 @@ fn every_layer_runs_the_conformance_suite() {
     for (runs, layer) in [
         (&sample, "sample_sqlite"),
         (&sample, "sample_postgres"),
+        (&sample, "sample_mysql"),
         (&hosted, "plugin_sqlite"),
         (&hosted, "plugin_postgres"),
+        (&hosted, "plugin_mysql"),
     ] {
         assert!(
             runs.iter().any(|l| l == layer),
