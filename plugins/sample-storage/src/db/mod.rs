@@ -622,36 +622,23 @@ impl Conn<'_> {
     /// database's).
     pub(crate) async fn meta(&mut self, lock: bool) -> Result<(Revision, Revision)> {
         let fail = |e| db_error("reading the revision", e);
+        const READ: &str = "SELECT revision, compacted FROM sample_meta WHERE id = 1";
+        // InnoDB and PostgreSQL lock the row itself.
+        const LOCK: &str = "SELECT revision, compacted FROM sample_meta WHERE id = 1 FOR UPDATE";
+        let row_lock = if lock { LOCK } else { READ };
         let row: (i64, i64) = match self {
-            Conn::Sqlite(c) => {
-                sqlx::query_as("SELECT revision, compacted FROM sample_meta WHERE id = 1")
-                    .fetch_one(&mut **c)
-                    .await
-                    .map_err(fail)?
-            }
-            // InnoDB locks the row as PostgreSQL does.
-            Conn::MySql(c) => {
-                let sql = if lock {
-                    "SELECT revision, compacted FROM sample_meta WHERE id = 1 FOR UPDATE"
-                } else {
-                    "SELECT revision, compacted FROM sample_meta WHERE id = 1"
-                };
-                sqlx::query_as(sql)
-                    .fetch_one(&mut **c)
-                    .await
-                    .map_err(fail)?
-            }
-            Conn::Postgres(c) => {
-                let sql = if lock {
-                    "SELECT revision, compacted FROM sample_meta WHERE id = 1 FOR UPDATE"
-                } else {
-                    "SELECT revision, compacted FROM sample_meta WHERE id = 1"
-                };
-                sqlx::query_as(sql)
-                    .fetch_one(&mut **c)
-                    .await
-                    .map_err(fail)?
-            }
+            Conn::Sqlite(c) => sqlx::query_as(READ)
+                .fetch_one(&mut **c)
+                .await
+                .map_err(fail)?,
+            Conn::MySql(c) => sqlx::query_as(row_lock)
+                .fetch_one(&mut **c)
+                .await
+                .map_err(fail)?,
+            Conn::Postgres(c) => sqlx::query_as(row_lock)
+                .fetch_one(&mut **c)
+                .await
+                .map_err(fail)?,
         };
         Ok((from_db(row.0), from_db(row.1)))
     }
