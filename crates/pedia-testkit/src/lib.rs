@@ -10,5 +10,6 @@ pub mod converge;
 pub mod databases;
 pub mod https;
 pub mod kubectl;
+pub mod lines;
 pub mod proxy;
 pub mod workspace;

@@ -1,9 +1,7 @@
 //! `pedia demo` as a new user runs it: it prints a kubectl command, and that command lists
 //! pods from both simulated clusters.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use pedia_testkit::kubectl::kubectl;
@@ -19,14 +17,7 @@ fn demo_prints_a_kubectl_command_that_lists_both_clusters() {
         .spawn()
         .expect("start pedia demo");
     let stdout = demo.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = pedia_testkit::lines::lines(stdout);
     let command = loop {
         match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(line)

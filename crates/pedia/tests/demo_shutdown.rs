@@ -2,9 +2,7 @@
 //! line on the way out (no watch retrying against the simulators it is stopping); its
 //! INFO lines went to `.pedia-demo/demo.log`, without colour codes, not to the terminal.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -19,14 +17,7 @@ fn ctrl_c_stops_the_demo_without_warnings() {
         .spawn()
         .expect("start pedia demo");
     let stdout = demo.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = pedia_testkit::lines::lines(stdout);
     loop {
         match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(line) if line.starts_with("Press Ctrl-C") => break,

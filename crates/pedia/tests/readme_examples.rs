@@ -4,10 +4,8 @@
 //! pod, ...). The examples are read from the README itself, so an example added there is
 //! tested here.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use pedia_testkit::kubectl::kubectl;
@@ -33,14 +31,7 @@ fn start_demo(home: &Path) -> Demo {
         .expect("start pedia demo");
     let stdout = child.stdout.take().expect("stdout");
     let demo = Demo(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = pedia_testkit::lines::lines(stdout);
     loop {
         match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(line) if line.starts_with("Press Ctrl-C") => return demo,
@@ -138,14 +129,7 @@ fn watch(mut cmd: Command) -> String {
         .spawn()
         .expect("kubectl -w");
     let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = pedia_testkit::lines::lines(stdout);
     let mut lines = Vec::new();
     let mut wait = Duration::from_secs(60);
     while let Ok(line) = rx.recv_timeout(wait) {
