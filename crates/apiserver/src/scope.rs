@@ -215,7 +215,7 @@ async fn resolve_resources(
                 .or_else(|| is_pediacluster(&rt).then_some(CONTROL_CLUSTER))
                 .ok_or_else(|| {
                     ApiError::bad_request(format!(
-                        "getting one {resource} object by name needs a cluster: use .../resources/clusters/<cluster>/{}",
+                        "getting one {resource} object by name needs a cluster: with kubectl add --context <cluster> (the kubeconfig pedia writes has one context per cluster), or use the path .../resources/clusters/<cluster>/{}",
                         rest.trim_start_matches('/')
                     ))
                 })?;

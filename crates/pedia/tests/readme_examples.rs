@@ -271,6 +271,18 @@ fn every_readme_kubectl_example_prints_what_it_promises() {
         for line in &examples {
             check(bin, home.path(), line);
         }
+        // By name in the all-clusters context (describe and logs do this): the refusal
+        // tells a kubectl user which flag picks the cluster.
+        let args: Vec<String> = ["get", "pod", "-n", "default", "db-0"]
+            .map(String::from)
+            .to_vec();
+        let out = command(bin, home.path(), &args).output().expect("kubectl");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("--context <cluster>"),
+            "{}: {stderr}",
+            bin.display()
+        );
     }
 }
 
