@@ -4,7 +4,7 @@
 //! `pedia plugin manifest` + `pedia plugin verify` accept that plugin (its fingerprint,
 //! from the project's own Cargo.lock, matches this pedia's).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
@@ -36,15 +36,21 @@ fn cargo(project: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// `pedia plugin new my-layer` into `dir`; the project's path.
+fn new_project(dir: &Path) -> Result<PathBuf> {
+    let project = dir.join("my-layer");
+    let mut new = Command::new(env!("CARGO_BIN_EXE_pedia"));
+    new.args(["plugin", "new", "my-layer", "--path"])
+        .arg(&project);
+    run(new, "pedia plugin new")?;
+    Ok(project)
+}
+
 #[test]
 fn a_new_plugin_project_builds_out_of_tree_and_verifies() -> Result<()> {
     let pedia = env!("CARGO_BIN_EXE_pedia");
     let tmp = tempfile::tempdir()?;
-    let project = tmp.path().join("my-layer");
-    let mut new = Command::new(pedia);
-    new.args(["plugin", "new", "my-layer", "--path"])
-        .arg(&project);
-    run(new, "pedia plugin new")?;
+    let project = new_project(tmp.path())?;
 
     // A dependency of the plugin's own, absent from the workspace's Cargo.lock.
     let workspace_lock =
@@ -88,11 +94,7 @@ fn a_new_plugin_project_builds_out_of_tree_and_verifies() -> Result<()> {
 #[test]
 fn the_generated_chart_renders_on_clusterpedia_core() -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let project = tmp.path().join("my-layer");
-    let mut new = Command::new(env!("CARGO_BIN_EXE_pedia"));
-    new.args(["plugin", "new", "my-layer", "--path"])
-        .arg(&project);
-    run(new, "pedia plugin new")?;
+    let project = new_project(tmp.path())?;
     let chart = project.join("charts/my-layer");
     let helm = packaging_tests::tool("helm");
     let mut deps = Command::new(&helm);
@@ -116,11 +118,7 @@ fn the_generated_chart_renders_on_clusterpedia_core() -> Result<()> {
 #[test]
 fn the_generated_flake_parses_and_uses_mk_storage_plugin() -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let project = tmp.path().join("my-layer");
-    let mut new = Command::new(env!("CARGO_BIN_EXE_pedia"));
-    new.args(["plugin", "new", "my-layer", "--path"])
-        .arg(&project);
-    run(new, "pedia plugin new")?;
+    let project = new_project(tmp.path())?;
     let mut parse = Command::new(packaging_tests::tool("nix-instantiate"));
     parse.arg("--parse").arg(project.join("flake.nix"));
     run(parse, "nix-instantiate --parse flake.nix")?;
