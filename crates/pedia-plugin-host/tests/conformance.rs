@@ -65,12 +65,12 @@ pedia_storage::conformance_suite!(plugin_postgres, crate::open_plugin_postgres);
 /// Clusterpedia's example-config.yaml, taken apart from the harness's URL.
 async fn open_plugin_mysql() -> Fixture {
     let database = MyDatabase::create("pedia_plugin").await;
-    let (user, password, host, port) = split_mysql_url(&database.url);
+    let parts = database.parts();
     let mut config = format!(
-        "type: mysql\nhost: {host}\nport: \"{port}\"\nuser: {user}\ndatabase: {}\n",
-        database.database
+        "type: mysql\nhost: {}\nport: \"{}\"\nuser: {}\ndatabase: {}\n",
+        parts.host, parts.port, parts.user, parts.database
     );
-    if let Some(password) = password {
+    if let Some(password) = parts.password {
         config.push_str(&format!("password: '{password}'\n"));
     }
     config.push_str("log:\n  stdout: true\n  colorful: true\n  slowThreshold: 100ms\n");
@@ -79,42 +79,6 @@ async fn open_plugin_mysql() -> Fixture {
         drop(dir);
         database.drop_database().await;
     })
-}
-
-/// `mysql://user[:password]@host[:port]/db` into its parts (the password decoded).
-fn split_mysql_url(url: &str) -> (String, Option<String>, String, u16) {
-    let rest = url.strip_prefix("mysql://").expect("a mysql:// URL");
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (userinfo, hostport) = authority.rsplit_once('@').unwrap_or(("root", authority));
-    let (user, password) = match userinfo.split_once(':') {
-        Some((u, p)) => (u, Some(percent_decode(p))),
-        None => (userinfo, None),
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().expect("port")),
-        None => (hostport, 3306),
-    };
-    (percent_decode(user), password, host.to_owned(), port)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).expect("UTF-8")
 }
 
 pedia_storage::conformance_suite!(plugin_mysql, crate::open_plugin_mysql);

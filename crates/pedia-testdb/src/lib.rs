@@ -320,6 +320,66 @@ impl MyDatabase {
     pub async fn drop_database(self) {
         drop_my_database(&self.database).await;
     }
+
+    /// The URL taken apart, for configurations in Clusterpedia's structured form
+    /// (`host`, `port`, `user`, `password`, `database`).
+    pub fn parts(&self) -> MyParts {
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, r)| r);
+        let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+        let (userinfo, hostport) = authority.rsplit_once('@').unwrap_or(("root", authority));
+        let (user, password) = match userinfo.split_once(':') {
+            Some((u, p)) => (u, Some(percent_decode(p))),
+            None => (userinfo, None),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse().unwrap_or_else(|_| panic!("port of {hostport}")),
+            ),
+            None => (hostport, 3306),
+        };
+        MyParts {
+            user: percent_decode(user),
+            password,
+            host: host.to_owned(),
+            port,
+            database: self.database.clone(),
+        }
+    }
+}
+
+/// A MySQL/MariaDB server address and credentials, as separate values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MyParts {
+    pub user: String,
+    pub password: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+}
+
+/// Decodes `%XX` escapes (URL userinfo); anything else is kept as it is.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Drops a database made by [`MyDatabase::create`] (by name).
@@ -340,6 +400,33 @@ pub async fn drop_my_database(database: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mysql_parts() {
+        let db = MyDatabase {
+            url: "mysql://me:p%40ss@db.example:3307/x_1?ssl-mode=disabled".to_owned(),
+            database: "x_1".to_owned(),
+        };
+        assert_eq!(
+            db.parts(),
+            MyParts {
+                user: "me".to_owned(),
+                password: Some("p@ss".to_owned()),
+                host: "db.example".to_owned(),
+                port: 3307,
+                database: "x_1".to_owned(),
+            }
+        );
+        let local = MyDatabase {
+            url: "mysql://root@127.0.0.1/y".to_owned(),
+            database: "y".to_owned(),
+        };
+        let parts = local.parts();
+        assert_eq!(
+            (parts.user.as_str(), parts.password, parts.port),
+            ("root", None, 3306)
+        );
+    }
 
     #[test]
     fn urls() {

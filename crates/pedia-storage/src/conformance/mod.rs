@@ -85,10 +85,22 @@ pub fn run<F, Fut>(
         .build()
         .expect("test runtime");
     runtime.block_on(async {
-        let fixture = open().await;
-        case(&fixture).await;
-        fixture.finish().await;
+        let fixture = bounded("opening the layer", open()).await;
+        bounded("the case", case(&fixture)).await;
+        bounded("shutting the layer down", fixture.finish()).await;
     });
+}
+
+/// How long any one step of a case may take. Far above what a case needs on a loaded
+/// 2-core machine; a layer that hangs (a lock never released, a pool that never closes)
+/// fails its case with the step's name instead of stalling the whole test run.
+const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+async fn bounded<T>(step: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(STEP_TIMEOUT, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("{step} did not finish within {STEP_TIMEOUT:?}"),
+    }
 }
 
 /// Expands to one `#[test]` per conformance case inside `mod $layer`, each opening a fresh
