@@ -22,6 +22,22 @@ use crate::sql::Sql;
 use crate::state::Inner;
 use crate::write;
 
+/// Runs one database operation to its end on its own task, even if its caller is dropped
+/// midway (an HTTP client that goes away drops its handler's future). sqlx's MySQL driver
+/// cannot recover a connection whose query was abandoned midway (transact-rs/sqlx#563):
+/// the pool's release ping then waits for a reply that never comes, the connection is
+/// never returned and `close` never finishes. Every entry point that queries goes
+/// through here (the watch poller and the list streamer already run on their own tasks).
+async fn detached<T, F>(operation: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, StorageError>> + Send + 'static,
+{
+    tokio::spawn(operation)
+        .await
+        .map_err(|e| StorageError::internal("a database operation", e))?
+}
+
 /// The `internal` storage layer on SQLite, PostgreSQL or MySQL/MariaDB.
 #[derive(Clone)]
 pub struct InternalStorage {
@@ -182,11 +198,13 @@ impl StorageFactory for InternalStorage {
     }
 
     async fn stored_resources(&self) -> Result<Vec<StoredResource>, StorageError> {
-        read::stored_resources(&self.inner).await
+        let inner = Arc::clone(&self.inner);
+        detached(async move { read::stored_resources(&inner).await }).await
     }
 
     async fn resource_versions(&self, cluster: &str) -> Result<ResourceVersions, StorageError> {
-        read::resource_versions(&self.inner, cluster).await
+        let (inner, cluster) = (Arc::clone(&self.inner), cluster.to_owned());
+        detached(async move { read::resource_versions(&inner, &cluster).await }).await
     }
 
     async fn list_collection(
@@ -194,7 +212,12 @@ impl StorageFactory for InternalStorage {
         collection: &CollectionResource,
         opts: &ListOptions,
     ) -> Result<CollectionList, StorageError> {
-        let page = read::list(&self.inner, Scope::Collection(collection), opts).await?;
+        let (inner, collection, opts) = (Arc::clone(&self.inner), collection.clone(), opts.clone());
+        let page =
+            detached(
+                async move { read::list(&inner, Scope::Collection(&collection), &opts).await },
+            )
+            .await?;
         Ok(CollectionList {
             items: page
                 .items
@@ -211,7 +234,8 @@ impl StorageFactory for InternalStorage {
     }
 
     async fn clean_cluster(&self, cluster: &str, fence: Fence) -> Result<(), StorageError> {
-        write::clean(&self.inner, cluster, None, fence).await
+        let (inner, cluster) = (Arc::clone(&self.inner), cluster.to_owned());
+        detached(async move { write::clean(&inner, &cluster, None, fence).await }).await
     }
 
     async fn clean_cluster_resource(
@@ -220,11 +244,13 @@ impl StorageFactory for InternalStorage {
         gvr: &GroupVersionResource,
         fence: Fence,
     ) -> Result<(), StorageError> {
-        write::clean(&self.inner, cluster, Some(gvr), fence).await
+        let (inner, cluster, gvr) = (Arc::clone(&self.inner), cluster.to_owned(), gvr.clone());
+        detached(async move { write::clean(&inner, &cluster, Some(&gvr), fence).await }).await
     }
 
     async fn current_revision(&self) -> Result<Revision, StorageError> {
-        read::current_revision(&self.inner).await
+        let inner = Arc::clone(&self.inner);
+        detached(async move { read::current_revision(&inner).await }).await
     }
 
     async fn shutdown(&self) -> Result<(), StorageError> {
@@ -257,11 +283,23 @@ impl ResourceStorage for InternalResourceStorage {
     }
 
     async fn get(&self, cluster: &str, namespace: &str, name: &str) -> Result<Bytes, StorageError> {
-        read::get(&self.inner, &self.resource, cluster, namespace, name).await
+        let (inner, resource) = (Arc::clone(&self.inner), self.resource.clone());
+        let key = [cluster, namespace, name].map(str::to_owned);
+        detached(async move {
+            let [cluster, namespace, name] = &key;
+            read::get(&inner, &resource, cluster, namespace, name).await
+        })
+        .await
     }
 
     async fn list(&self, opts: &ListOptions) -> Result<ListResult, StorageError> {
-        let page = read::list(&self.inner, Scope::Resource(&self.resource.gvr), opts).await?;
+        let (inner, gvr, opts) = (
+            Arc::clone(&self.inner),
+            self.resource.gvr.clone(),
+            opts.clone(),
+        );
+        let page =
+            detached(async move { read::list(&inner, Scope::Resource(&gvr), &opts).await }).await?;
         Ok(ListResult {
             items: page.items.into_iter().map(|i| i.object).collect(),
             continue_token: page.continue_token,
@@ -276,16 +314,18 @@ impl ResourceStorage for InternalResourceStorage {
         if opts.limit.is_some_and(|l| l > 0) {
             return Ok(ListStream::from_page(self.list(opts).await?));
         }
-        read::stream(
+        detached(read::stream(
             Arc::clone(&self.inner),
             self.resource.gvr.clone(),
             opts.clone(),
-        )
+        ))
         .await
     }
 
     async fn watch(&self, opts: &ListOptions, from: Revision) -> Result<WatchStream, StorageError> {
-        crate::watch::watch(&self.inner, &self.resource, opts, from).await
+        let (inner, resource, opts) =
+            (Arc::clone(&self.inner), self.resource.clone(), opts.clone());
+        detached(async move { crate::watch::watch(&inner, &resource, &opts, from).await }).await
     }
 
     async fn apply_batch(
@@ -294,7 +334,16 @@ impl ResourceStorage for InternalResourceStorage {
         fence: Fence,
         ops: Vec<WriteOp>,
     ) -> Result<BatchOutcome, StorageError> {
-        let applied = write::apply_batch(&self.inner, &self.resource, cluster, fence, ops).await?;
+        let (inner, resource, cluster) = (
+            Arc::clone(&self.inner),
+            self.resource.clone(),
+            cluster.to_owned(),
+        );
+        let applied =
+            detached(
+                async move { write::apply_batch(&inner, &resource, &cluster, fence, ops).await },
+            )
+            .await?;
         self.inner.note_inserted(applied.inserted);
         crate::watch::maybe_prune(&self.inner);
         Ok(applied.outcome)

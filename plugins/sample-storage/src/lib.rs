@@ -33,7 +33,7 @@ use pedia_plugin_api::pedia_storage::{
 };
 
 pub use crate::config::{DatabaseType, PASSWORD_ENV, SampleConfig};
-use crate::db::Db;
+use crate::db::{Db, detached};
 use crate::read::Target;
 
 /// The `--storage-name` this layer registers under.
@@ -117,11 +117,24 @@ impl ResourceStorage for SampleResourceStorage {
     }
 
     async fn get(&self, cluster: &str, namespace: &str, name: &str) -> Result<Bytes> {
-        read::get(&self.shared, &self.resource, cluster, namespace, name).await
+        let (shared, resource) = (Arc::clone(&self.shared), self.resource.clone());
+        let key = [cluster, namespace, name].map(str::to_owned);
+        detached(async move {
+            let [cluster, namespace, name] = &key;
+            read::get(&shared, &resource, cluster, namespace, name).await
+        })
+        .await
     }
 
     async fn list(&self, opts: &ListOptions) -> Result<ListResult> {
-        let page = read::list(&self.shared, Target::Resource(&self.resource), opts).await?;
+        let (shared, resource, opts) = (
+            Arc::clone(&self.shared),
+            self.resource.clone(),
+            opts.clone(),
+        );
+        let page =
+            detached(async move { read::list(&shared, Target::Resource(&resource), &opts).await })
+                .await?;
         Ok(ListResult {
             items: page.items.into_iter().map(|(_, raw)| raw).collect(),
             continue_token: page.continue_token,
@@ -131,13 +144,12 @@ impl ResourceStorage for SampleResourceStorage {
     }
 
     async fn watch(&self, opts: &ListOptions, from: Revision) -> Result<WatchStream> {
-        watch::open(
+        let (shared, gvr, opts) = (
             Arc::clone(&self.shared),
             self.resource.gvr.clone(),
-            opts,
-            from,
-        )
-        .await
+            opts.clone(),
+        );
+        detached(async move { watch::open(shared, gvr, &opts, from).await }).await
     }
 
     async fn apply_batch(
@@ -146,7 +158,13 @@ impl ResourceStorage for SampleResourceStorage {
         fence: Fence,
         ops: Vec<WriteOp>,
     ) -> Result<BatchOutcome> {
-        write::apply_batch(&self.shared, &self.resource, cluster, fence, ops).await
+        let (shared, resource, cluster) = (
+            Arc::clone(&self.shared),
+            self.resource.clone(),
+            cluster.to_owned(),
+        );
+        detached(async move { write::apply_batch(&shared, &resource, &cluster, fence, ops).await })
+            .await
     }
 }
 
@@ -169,11 +187,13 @@ impl StorageFactory for SampleStorage {
     }
 
     async fn stored_resources(&self) -> Result<Vec<StoredResource>> {
-        read::stored_resources(&self.shared).await
+        let shared = Arc::clone(&self.shared);
+        detached(async move { read::stored_resources(&shared).await }).await
     }
 
     async fn resource_versions(&self, cluster: &str) -> Result<ResourceVersions> {
-        read::resource_versions(&self.shared, cluster).await
+        let (shared, cluster) = (Arc::clone(&self.shared), cluster.to_owned());
+        detached(async move { read::resource_versions(&shared, &cluster).await }).await
     }
 
     async fn list_collection(
@@ -181,7 +201,13 @@ impl StorageFactory for SampleStorage {
         collection: &CollectionResource,
         opts: &ListOptions,
     ) -> Result<CollectionList> {
-        let page = read::list(&self.shared, Target::Collection(collection), opts).await?;
+        let (shared, collection, opts) =
+            (Arc::clone(&self.shared), collection.clone(), opts.clone());
+        let page =
+            detached(
+                async move { read::list(&shared, Target::Collection(&collection), &opts).await },
+            )
+            .await?;
         Ok(CollectionList {
             items: page
                 .items
@@ -195,7 +221,8 @@ impl StorageFactory for SampleStorage {
     }
 
     async fn clean_cluster(&self, cluster: &str, fence: Fence) -> Result<()> {
-        write::clean(&self.shared, cluster, None, fence).await
+        let (shared, cluster) = (Arc::clone(&self.shared), cluster.to_owned());
+        detached(async move { write::clean(&shared, &cluster, None, fence).await }).await
     }
 
     async fn clean_cluster_resource(
@@ -204,11 +231,13 @@ impl StorageFactory for SampleStorage {
         gvr: &GroupVersionResource,
         fence: Fence,
     ) -> Result<()> {
-        write::clean(&self.shared, cluster, Some(gvr), fence).await
+        let (shared, cluster, gvr) = (Arc::clone(&self.shared), cluster.to_owned(), gvr.clone());
+        detached(async move { write::clean(&shared, &cluster, Some(&gvr), fence).await }).await
     }
 
     async fn current_revision(&self) -> Result<Revision> {
-        read::current_revision(&self.shared).await
+        let shared = Arc::clone(&self.shared);
+        detached(async move { read::current_revision(&shared).await }).await
     }
 
     async fn shutdown(&self) -> Result<()> {

@@ -14,7 +14,7 @@ use pedia_plugin_api::pedia_storage::filter::{ObjectFilter, reject_unknown_extra
 use pedia_plugin_api::pedia_storage::{Result, Revision, StorageError, WatchEvent, WatchStream};
 use tokio::sync::watch;
 
-use crate::db::parse_event_type;
+use crate::db::{detached, parse_event_type};
 use crate::{LAYER_NAME, Shared};
 
 /// How often a watcher looks for changes written by other processes.
@@ -110,16 +110,22 @@ impl Watcher {
     /// Reads the next events after `position` on one snapshot, buffering those that match.
     /// Returns whether it read everything there was.
     async fn poll(&mut self) -> Result<bool> {
-        let mut tx = self.shared.db.read_tx().await?;
-        let mut conn = tx.conn();
-        // Read on the same snapshot as the events: if nothing after `position` was pruned
-        // in this snapshot, the events read are complete.
-        let (_, compacted) = conn.meta(false).await?;
-        if self.position < compacted {
-            return Err(expired(self.position, compacted));
-        }
-        let rows = conn.events_after(&self.gvr, self.position, BATCH).await?;
-        tx.commit().await?;
+        let (shared, gvr, position) = (Arc::clone(&self.shared), self.gvr.clone(), self.position);
+        // Detached: a watcher is dropped whenever its client leaves, often mid-read.
+        let rows = detached(async move {
+            let mut tx = shared.db.read_tx().await?;
+            let mut conn = tx.conn();
+            // Read on the same snapshot as the events: if nothing after `position` was
+            // pruned in this snapshot, the events read are complete.
+            let (_, compacted) = conn.meta(false).await?;
+            if position < compacted {
+                return Err(expired(position, compacted));
+            }
+            let rows = conn.events_after(&gvr, position, BATCH).await?;
+            tx.commit().await?;
+            Ok(rows)
+        })
+        .await?;
 
         let caught_up = (rows.len() as i64) < BATCH;
         let filter = ObjectFilter::new(&self.opts);

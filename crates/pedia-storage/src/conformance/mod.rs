@@ -195,6 +195,7 @@ macro_rules! __conformance_cases {
                 list_revision_tracks_writes,
                 collection_lists_across_resources,
                 stored_resources_lists_types_and_clusters,
+                calls_dropped_midway_leave_the_layer_usable,
             ],
         }
     };

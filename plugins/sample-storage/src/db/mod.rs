@@ -31,6 +31,23 @@ mod schema;
 use dialect::Dialect;
 use schema::{MYSQL_SCHEMA, POSTGRES_SCHEMA, SQLITE_SCHEMA};
 
+/// Runs one database operation to its end on its own task, even if its caller is
+/// dropped midway (the host drops a call's future when its client goes away, and a watch
+/// stream whenever the watcher leaves). sqlx's MySQL driver cannot recover a connection
+/// whose query was abandoned midway (transact-rs/sqlx#563): the pool's release ping then
+/// waits for a reply that never comes, the connection is never returned and `close`
+/// never finishes. Every entry point of the layer goes through here; the task is not
+/// aborted, so a write that started also commits or rolls back as a whole.
+pub(crate) async fn detached<T, F>(operation: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+{
+    tokio::spawn(operation)
+        .await
+        .map_err(|e| StorageError::internal("a database operation", e))?
+}
+
 /// How long a connection waits for SQLite's write lock before giving up. Writers hold it
 /// for one batch, which can be large on a first sync.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);

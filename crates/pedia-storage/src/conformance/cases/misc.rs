@@ -267,3 +267,73 @@ pub async fn stored_resources_lists_types_and_clusters(fx: &Fixture) {
         }]
     );
 }
+
+/// A caller may drop any call at any await point (an HTTP client that goes away, a watcher
+/// that leaves): the layer stays usable, loses nothing that was committed, and shuts down
+/// (the runner bounds the shutdown). Lists, gets, watches and writes are abandoned after
+/// growing delays, so some are dropped while their reply is still being read.
+pub async fn calls_dropped_midway_leave_the_layer_usable(fx: &Fixture) {
+    use futures::StreamExt;
+    use std::time::Duration;
+
+    let cms = storage(&fx.factory, res::configmaps()).await;
+    // Large enough that a list arrives in many network packets.
+    let blob = "x".repeat(32 * 1024);
+    let objects: Vec<_> = (0..40)
+        .map(|i| configmap("ns", &format!("cm-{i:02}")).data("blob", &blob))
+        .collect();
+    put(&cms, "c1", &objects).await;
+    let stored = list(&cms, "").await;
+    let from = fx.factory.current_revision().await.expect("revision");
+
+    for step in 0..50u64 {
+        let delay = Duration::from_micros(step * 300);
+        let _ = tokio::time::timeout(delay, cms.list(&query(""))).await;
+        let _ = tokio::time::timeout(delay, cms.get("c1", "ns", "cm-07")).await;
+        let _ = tokio::time::timeout(delay, async {
+            let mut events = cms.watch(&query(""), from).await?;
+            events.next().await;
+            Ok::<_, crate::StorageError>(())
+        })
+        .await;
+        let churn = configmap("ns", "churn")
+            .label("step", &step.to_string())
+            .build("c1");
+        let _ = tokio::time::timeout(
+            delay,
+            cms.apply_batch("c1", crate::Fence::Unfenced, vec![WriteOp::Upsert(churn)]),
+        )
+        .await;
+    }
+
+    // What was committed before is intact; an abandoned write either landed whole or not.
+    let after = list(&cms, "labelSelector=!step").await;
+    assert_eq!(after.items, stored.items);
+    let seventh = ids(&stored)
+        .iter()
+        .position(|id| id == "c1/ns/cm-07")
+        .expect("cm-07 listed");
+    assert_eq!(
+        cms.get("c1", "ns", "cm-07").await.expect("get"),
+        stored.items[seventh]
+    );
+    let churned = list(&cms, "labelSelector=step").await;
+    assert!(churned.items.len() <= 1, "one churn object at most");
+    // And the layer still takes writes and serves them to a new watch.
+    let start = fx.factory.current_revision().await.expect("revision");
+    let mut events = cms.watch(&query(""), start).await.expect("watch");
+    put(&cms, "c1", &[configmap("ns", "after")]).await;
+    // An abandoned write may still commit meanwhile: it is the only other event allowed.
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("an event after the abandoned calls")
+            .expect("stream open")
+            .expect("event");
+        match item_id(&event.object).as_str() {
+            "c1/ns/after" => break,
+            "c1/ns/churn" => {}
+            other => panic!("unexpected event for {other}"),
+        }
+    }
+}
