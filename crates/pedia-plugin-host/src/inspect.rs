@@ -1,5 +1,7 @@
 //! Reading a plugin's identity from its file bytes, without loading it: the fingerprint
-//! and info sections written by `export_storage_plugin!`.
+//! and info sections written by `export_storage_plugin!`; and the host's own fingerprint
+//! section, which every binary linking this crate carries, so `pedia plugin lock` can pin
+//! a plugin against a released binary file.
 
 use std::path::Path;
 
@@ -80,6 +82,52 @@ pub fn inspect_bytes(bytes: &[u8], path: &Path) -> Result<PluginInfo, PluginErro
         fingerprint: pedia_plugin_api::fingerprint::id_of(&fingerprint_section).to_owned(),
         section: fingerprint_section,
         sha256: sha256_hex(bytes),
+    })
+}
+
+/// The fingerprint section of every binary that links the plugin host: what a plugin must
+/// have been built with. Read through [`host_section`], so the linker keeps it.
+#[allow(unsafe_code)]
+#[used]
+#[unsafe(link_section = ".pedia_host_fingerprint")]
+static HOST_SECTION: [u8; pedia_plugin_api::fingerprint::SECTION_LEN] =
+    pedia_plugin_api::fingerprint::section_bytes();
+
+/// The ELF section a host binary carries its fingerprint in.
+pub const HOST_SECTION_NAME: &str = ".pedia_host_fingerprint";
+
+/// This binary's fingerprint section text (the one plugins are compared with).
+pub fn host_section() -> &'static str {
+    std::str::from_utf8(std::hint::black_box(&HOST_SECTION))
+        .unwrap_or(pedia_plugin_api::fingerprint::FINGERPRINT)
+}
+
+/// The fingerprint section text of any ELF file of this project: a plugin's, or a host
+/// binary's (apiserver, clustersynchro-manager, binding-apiserver, pedia).
+pub fn fingerprint_of_file(path: &Path) -> Result<String, PluginError> {
+    let bytes = std::fs::read(path).map_err(|e| PluginError::Io {
+        path: path.to_owned(),
+        source: e,
+    })?;
+    let file = object::File::parse(&*bytes).map_err(|e| PluginError::NotAPlugin {
+        file: path.to_owned(),
+        reason: format!("it is not a readable ELF file ({e})"),
+    })?;
+    for name in [SECTION, HOST_SECTION_NAME] {
+        if let Some(section) = file.section_by_name(name) {
+            let data = section.data().map_err(|e| PluginError::NotAPlugin {
+                file: path.to_owned(),
+                reason: format!("its {name} section cannot be read: {e}"),
+            })?;
+            return text(data, "fingerprint", path);
+        }
+    }
+    Err(PluginError::NotAPlugin {
+        file: path.to_owned(),
+        reason: format!(
+            "it has neither a {SECTION} nor a {HOST_SECTION_NAME} section (not a plugin or \
+             component of this project)"
+        ),
     })
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use pedia_storage::Registry;
 
 pub use adapter::PluginLayer;
-pub use inspect::{PluginInfo, inspect_file};
+pub use inspect::{PluginInfo, fingerprint_of_file, host_section, inspect_file};
 pub use load::LoadedPlugin;
 pub use manifest::{MANIFEST_FILE, Manifest};
 pub use verify::{Verification, VerifiedPlugin, verify_dir, write_manifest};

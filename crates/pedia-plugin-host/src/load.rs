@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use abi_stable::library::{RootModule, lib_header_from_path};
 use memfd::{FileSeal, MemfdOptions};
 use pedia_plugin_api::ffi::PluginModuleRef;
-use pedia_plugin_api::fingerprint::{explain_mismatch, section_text};
+use pedia_plugin_api::fingerprint::explain_mismatch;
 
 use crate::PluginError;
 use crate::verify::VerifiedPlugin;
@@ -94,7 +94,9 @@ pub fn load(plugin: VerifiedPlugin) -> Result<LoadedPlugin, PluginError> {
         });
     }
     let fingerprint = module.fingerprint()();
-    if let Some(explanation) = explain_mismatch(fingerprint.as_str(), section_text()) {
+    if let Some(explanation) =
+        explain_mismatch(fingerprint.as_str(), crate::inspect::host_section())
+    {
         return Err(PluginError::Fingerprint { file, explanation });
     }
     tracing::info!(

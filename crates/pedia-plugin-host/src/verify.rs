@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pedia_plugin_api::fingerprint::{FINGERPRINT, explain_mismatch, section_text};
+use pedia_plugin_api::fingerprint::{FINGERPRINT, explain_mismatch};
 
 use crate::PluginError;
 use crate::inspect::{PluginInfo, inspect_bytes};
@@ -60,7 +60,7 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
 }
 
 fn check_fingerprint(path: &Path, info: &PluginInfo) -> Result<(), PluginError> {
-    match explain_mismatch(&info.section, section_text()) {
+    match explain_mismatch(&info.section, crate::inspect::host_section()) {
         None => Ok(()),
         Some(explanation) => Err(PluginError::Fingerprint {
             file: path.to_owned(),

@@ -5,6 +5,7 @@ mod demo;
 mod kubeconfig;
 mod load;
 mod plugin;
+mod plugin_build;
 mod plugin_new;
 
 use clap::{Parser, Subcommand};

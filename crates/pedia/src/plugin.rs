@@ -26,6 +26,30 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         api_git: Option<String>,
     },
+    /// Pin the plugin project's Cargo.lock so the crates it shares with the host (the
+    /// plugin interface's dependency closure) have the versions of a release.
+    Lock {
+        /// A released binary (apiserver, clustersynchro-manager, ...), a plugin built with
+        /// the release, or its plugin directory's manifest.json.
+        #[arg(long)]
+        against: PathBuf,
+        /// The plugin project (default: the current directory).
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Build the plugin project (`cargo build --locked`) into a plugin directory with a
+    /// manifest.json, ready for STORAGE_PLUGINS.
+    Build {
+        /// The plugin project (default: the current directory).
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+        /// The plugin directory to write.
+        #[arg(long, default_value = "plugins")]
+        out: PathBuf,
+        /// Cargo profile.
+        #[arg(long, default_value = "release")]
+        profile: String,
+    },
 }
 
 pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
@@ -40,6 +64,10 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
             crate::plugin_new::scaffold(&name, &dir, &source)?;
             println!("created plugin project {} in {}", name, dir.display());
             Ok(())
+        }
+        PluginCommand::Lock { against, path } => crate::plugin_build::lock(&path, &against),
+        PluginCommand::Build { path, out, profile } => {
+            crate::plugin_build::build(&path, &out, &profile)
         }
         PluginCommand::Manifest { dir } => {
             let manifest = write_manifest(&dir)
@@ -74,7 +102,7 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
             } else {
                 pedia_plugin_api::fingerprint::explain_mismatch(
                     &info.section,
-                    pedia_plugin_api::fingerprint::section_text(),
+                    pedia_plugin_host::host_section(),
                 )
                 .unwrap_or_default()
             };
