@@ -243,6 +243,10 @@ initContainers:
 {{- if include "clusterpedia.storage.plugin.enabled" . }}
 - name: STORAGE_PLUGINS
   value: {{ include "clusterpedia.storage.pluginDir" . }}
+{{- with .Values.storage.image.manifestSha256 }}
+- name: PEDIA_PLUGIN_MANIFEST_SHA256
+  value: {{ . | lower | quote }}
+{{- end }}
 {{- end }}
 {{- $override := include "clusterpedia.storage.override.componentEnv" . | trim -}}
 {{- if $override }}

@@ -226,6 +226,37 @@ fn core_with_a_plugin_image_copies_the_plugin_and_points_the_components_at_it() 
         config_yaml(configmap),
         json!({"type": "sqlite", "dsn": "/tmp/clusterpedia.db"})
     );
+    for deployment in deployments(&docs, "cp-clusterpedia") {
+        assert!(
+            env(main_container(deployment), "PEDIA_PLUGIN_MANIFEST_SHA256").is_none(),
+            "no pin unless asked for"
+        );
+    }
+}
+
+#[test]
+fn core_pins_the_plugin_manifest_when_asked() {
+    let pin = "AB".repeat(32);
+    let docs = render(
+        "clusterpedia-core",
+        "cp",
+        &[
+            "--set",
+            "storage.name=sample-storage-layer",
+            "--set",
+            "storage.image.repository=team/sample-storage-layer",
+            "--set",
+            &format!("storage.image.manifestSha256={pin}"),
+        ],
+    );
+    for deployment in deployments(&docs, "cp-clusterpedia") {
+        assert_eq!(
+            env(main_container(deployment), "PEDIA_PLUGIN_MANIFEST_SHA256").map(|e| &e["value"]),
+            Some(&json!(pin.to_lowercase())),
+            "{}",
+            deployment["metadata"]["name"]
+        );
+    }
 }
 
 #[test]

@@ -25,7 +25,7 @@ pub use adapter::PluginLayer;
 pub use inspect::{PluginInfo, fingerprint_of_file, host_section, inspect_file};
 pub use load::LoadedPlugin;
 pub use manifest::{MANIFEST_FILE, Manifest};
-pub use verify::{Verification, VerifiedPlugin, verify_dir, write_manifest};
+pub use verify::{Verification, VerifiedPlugin, verify_dir, verify_dir_pinned, write_manifest};
 
 /// The environment variable naming the plugin directory (as in Clusterpedia).
 pub const STORAGE_PLUGINS_ENV: &str = "STORAGE_PLUGINS";
@@ -47,6 +47,16 @@ pub enum PluginError {
     MissingManifest { dir: PathBuf },
     #[error("invalid plugin manifest {path}: {reason}")]
     Manifest { path: PathBuf, reason: String },
+    #[error(
+        "plugin manifest {path} has sha256 {actual}, but --plugin-manifest-sha256 pins \
+         {pinned}: refusing the whole directory (a different set of plugins than the one \
+         pinned)"
+    )]
+    ManifestPin {
+        path: PathBuf,
+        actual: String,
+        pinned: String,
+    },
     #[error("plugin file {file} is not listed in manifest.json: refusing to load it")]
     Unlisted { file: PathBuf },
     #[error(
@@ -95,7 +105,18 @@ pub fn register_dir(
     dir: &Path,
     mode: Verification,
 ) -> Result<Vec<String>, PluginError> {
-    let verified = verify_dir(dir, mode)?;
+    register_dir_pinned(registry, dir, mode, None)
+}
+
+/// [`register_dir`], refusing the directory unless its manifest.json has the sha256
+/// `manifest_sha256` (when given): the operator's pin of one exact set of plugins.
+pub fn register_dir_pinned(
+    registry: &mut Registry,
+    dir: &Path,
+    mode: Verification,
+    manifest_sha256: Option<&str>,
+) -> Result<Vec<String>, PluginError> {
+    let verified = verify::verify_dir_pinned(dir, mode, manifest_sha256)?;
     // Refuse names already taken (e.g. by a built-in layer) before loading anything.
     for plugin in &verified {
         if registry.get(&plugin.info.name).is_some() {

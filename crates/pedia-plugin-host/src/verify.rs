@@ -89,10 +89,38 @@ fn check_unique_names(plugins: &[VerifiedPlugin]) -> Result<(), PluginError> {
 /// Verifies every plugin of `dir`. Nothing is loaded; on success the returned plugins are
 /// safe to hand to [`crate::load::load`].
 pub fn verify_dir(dir: &Path, mode: Verification) -> Result<Vec<VerifiedPlugin>, PluginError> {
+    verify_dir_pinned(dir, mode, None)
+}
+
+/// [`verify_dir`], and with `manifest_sha256` the manifest must have that sha256 (checked
+/// on the bytes that are then parsed, so what was pinned is what is used). A pin needs a
+/// manifest whatever `mode` says.
+pub fn verify_dir_pinned(
+    dir: &Path,
+    mode: Verification,
+    manifest_sha256: Option<&str>,
+) -> Result<Vec<VerifiedPlugin>, PluginError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let plugins = match std::fs::read_to_string(&manifest_path) {
-        Ok(text) => verify_with_manifest(dir, &Manifest::parse(&text, &manifest_path)?)?,
+        Ok(text) => {
+            if let Some(pinned) = manifest_sha256 {
+                let actual = sha256_hex(text.as_bytes());
+                if !actual.eq_ignore_ascii_case(pinned.trim()) {
+                    return Err(PluginError::ManifestPin {
+                        path: manifest_path,
+                        actual,
+                        pinned: pinned.to_owned(),
+                    });
+                }
+            }
+            verify_with_manifest(dir, &Manifest::parse(&text, &manifest_path)?)?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => match mode {
+            _ if manifest_sha256.is_some() => {
+                return Err(PluginError::MissingManifest {
+                    dir: dir.to_owned(),
+                });
+            }
             Verification::Manifest => {
                 return Err(PluginError::MissingManifest {
                     dir: dir.to_owned(),

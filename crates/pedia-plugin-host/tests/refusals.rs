@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use pedia_plugin_host::{PluginError, Verification, load_dir, verify_dir};
+use pedia_plugin_host::{PluginError, Verification, load_dir, verify_dir, verify_dir_pinned};
 use support::{plugin, plugin_dir, seal};
 
 fn refused(dir: &Path, mode: Verification) -> PluginError {
@@ -270,4 +270,30 @@ fn a_plugin_name_taken_by_a_built_in_layer_is_refused() {
     let err = pedia_plugin_host::register_dir(&mut registry, dir.path(), Verification::Manifest)
         .expect_err("taken");
     assert!(matches!(err, PluginError::NameTaken { .. }), "{err}");
+}
+
+#[test]
+fn a_pinned_manifest_must_have_the_pinned_sha256() {
+    let dir = plugin_dir(&[("libtest_behaviour.so", &plugin("test_behaviour"))]);
+    seal(dir.path());
+    let manifest = std::fs::read(dir.path().join("manifest.json")).expect("manifest");
+    let sha = pedia_plugin_host::manifest::sha256_hex(&manifest);
+    let plugins = verify_dir_pinned(dir.path(), Verification::Manifest, Some(&sha.to_uppercase()))
+        .expect("the pinned manifest verifies");
+    assert_eq!(plugins.len(), 1);
+
+    let other = "0".repeat(64);
+    match verify_dir_pinned(dir.path(), Verification::Manifest, Some(&other)) {
+        Err(PluginError::ManifestPin { actual, pinned, .. }) => {
+            assert_eq!(actual, sha);
+            assert_eq!(pinned, other);
+        }
+        other => panic!("expected a pin refusal, got {other:?}"),
+    }
+    // A pin needs a manifest, even where unverified directories are allowed.
+    std::fs::remove_file(dir.path().join("manifest.json")).expect("remove");
+    assert!(matches!(
+        verify_dir_pinned(dir.path(), Verification::AllowUnverified, Some(&sha)),
+        Err(PluginError::MissingManifest { .. })
+    ));
 }

@@ -97,7 +97,10 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
         }
         PluginCommand::Inspect { file } => {
             let info = inspect_file(&file)?;
-            let matches = if info.fingerprint == pedia_plugin_api::fingerprint::FINGERPRINT {
+            let manifest = manifest_entry_check(&file, &info)?;
+            let matches = if let Some(problem) = &manifest.problem {
+                format!("no: {problem}")
+            } else if info.fingerprint == pedia_plugin_api::fingerprint::FINGERPRINT {
                 "yes".to_owned()
             } else {
                 pedia_plugin_api::fingerprint::explain_mismatch(
@@ -111,8 +114,66 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<()> {
             println!("interface version: {}", info.interface_version);
             println!("sha256:            {}", info.sha256);
             println!("fingerprint:       {}", info.fingerprint);
+            println!("manifest:          {}", manifest.summary);
             println!("matches this pedia: {matches}");
             Ok(())
         }
     }
+}
+
+/// What the manifest.json beside a plugin file says about it.
+struct ManifestCheck {
+    summary: String,
+    /// Why the components would refuse the file because of its manifest.
+    problem: Option<String>,
+}
+
+fn manifest_entry_check(
+    file: &std::path::Path,
+    info: &pedia_plugin_host::PluginInfo,
+) -> Result<ManifestCheck> {
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    let path = dir.join(pedia_plugin_host::MANIFEST_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ManifestCheck {
+                summary: format!("none in {}", dir.display()),
+                problem: None,
+            });
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let manifest = pedia_plugin_host::Manifest::parse(&text, &path)?;
+    let name = file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let check = match manifest.plugins.iter().find(|e| e.file == name) {
+        None => ManifestCheck {
+            summary: format!("{} does not list {name}", path.display()),
+            problem: Some(format!("{} does not list it", path.display())),
+        },
+        Some(entry) if entry.sha256 != info.sha256 => ManifestCheck {
+            summary: format!(
+                "{} lists sha256 {}, the file has {}",
+                path.display(),
+                entry.sha256,
+                info.sha256
+            ),
+            problem: Some(format!(
+                "the file was changed after {} was written",
+                path.display()
+            )),
+        },
+        Some(entry) if entry.name != info.name => ManifestCheck {
+            summary: format!("{} lists it as {:?}", path.display(), entry.name),
+            problem: Some(format!("it registers {:?}, the manifest says {:?}", info.name, entry.name)),
+        },
+        Some(_) => ManifestCheck {
+            summary: format!("listed in {} (sha256 matches)", path.display()),
+            problem: None,
+        },
+    };
+    Ok(check)
 }

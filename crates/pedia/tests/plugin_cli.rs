@@ -69,6 +69,7 @@ fn manifest_then_verify_then_tamper() {
         "{shown}"
     );
     assert!(shown.contains("matches this pedia: yes"), "{shown}");
+    assert!(shown.contains("(sha256 matches)"), "{shown}");
 
     // Any changed byte fails verification, naming the file.
     let mut bytes = std::fs::read(&file).expect("read");
@@ -82,6 +83,14 @@ fn manifest_then_verify_then_tamper() {
         "{}",
         text(&out)
     );
+    // And inspect, whose fingerprint still matches, says the manifest no longer does.
+    let out = pedia(&["plugin", "inspect", file.to_str().expect("utf-8")]);
+    let shown = text(&out);
+    assert!(
+        shown.contains("matches this pedia: no: the file was changed after"),
+        "{shown}"
+    );
+    assert!(!shown.contains("matches this pedia: yes"), "{shown}");
 }
 
 #[test]

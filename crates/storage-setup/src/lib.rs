@@ -23,6 +23,10 @@ pub struct StorageOptions {
     /// Load plugins from a directory without manifest.json (plugin development only).
     #[arg(long)]
     pub allow_unverified_plugins: bool,
+    /// The sha256 (hex) the plugin directory's manifest.json must have: pins one exact set
+    /// of plugins, e.g. the one a release published.
+    #[arg(long, env = "PEDIA_PLUGIN_MANIFEST_SHA256")]
+    pub plugin_manifest_sha256: Option<String>,
 }
 
 /// Why the storage layer could not be opened.
@@ -57,7 +61,12 @@ impl StorageOptions {
             } else {
                 Verification::Manifest
             };
-            let names = pedia_plugin_host::register_dir(&mut registry, dir, mode)?;
+            let names = pedia_plugin_host::register_dir_pinned(
+                &mut registry,
+                dir,
+                mode,
+                self.plugin_manifest_sha256.as_deref(),
+            )?;
             tracing::info!(dir = %dir.display(), plugins = ?names, "storage plugins registered");
         }
         Ok(registry)
