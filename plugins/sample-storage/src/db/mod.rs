@@ -15,7 +15,9 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use pedia_plugin_api::pedia_core::{GroupVersionResource, ResourceType};
 use pedia_plugin_api::pedia_storage::{Result, Revision, StorageError, WatchEventType};
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{
+    MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
+};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -57,8 +59,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// only has to be the same in every process).
 const SCHEMA_LOCK: i64 = 0x5341_4d50_4c45; // "SAMPLE"
 
-/// Maps a database error to the storage error kinds: lost connections, exhausted pools
-/// and lock timeouts are `Unavailable` (worth retrying); the rest is `Internal`. The
+/// Maps a database error to the storage error kinds: lost connections, exhausted pools,
+/// lock timeouts and deadlocks are `Unavailable` (worth retrying: the transaction was
+/// rolled back whole); the rest is `Internal`. The
 /// client-facing message names what was being done, never the DSN; the cause is kept
 /// for logs.
 pub(crate) fn db_error(context: &str, err: sqlx::Error) -> StorageError {
@@ -68,7 +71,12 @@ pub(crate) fn db_error(context: &str, err: sqlx::Error) -> StorageError {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_transient_code(&code)),
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<MySqlDatabaseError>() {
+            // MySQL's SQLSTATEs are coarse (a lock wait timeout is `HY000`); its error
+            // numbers are precise.
+            Some(my) => is_transient_mysql_number(my.number()),
+            None => db.code().is_some_and(|code| is_transient_code(&code)),
+        },
         _ => false,
     };
     if transient {
@@ -80,12 +88,23 @@ pub(crate) fn db_error(context: &str, err: sqlx::Error) -> StorageError {
 }
 
 /// PostgreSQL SQLSTATEs (always five characters) of connection loss (08), resource
-/// exhaustion (53) and shutdown (57P0x); SQLite's BUSY and LOCKED.
+/// exhaustion (53), shutdown (57P0x), serialization failure and deadlock (40001, 40P01)
+/// and lock timeout (55P03); SQLite's BUSY and LOCKED.
 fn is_transient_code(code: &str) -> bool {
     if code.len() == 5 {
-        return code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0");
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P0")
+            || matches!(code, "40001" | "40P01" | "55P03");
     }
     is_sqlite_lock_code(code)
+}
+
+/// MySQL/MariaDB error numbers worth retrying: too many connections (1040), server
+/// shutdown (1053), lock wait timeout (1205), deadlock (1213), and lost connections
+/// (2002, 2003, 2006, 2013).
+fn is_transient_mysql_number(number: u16) -> bool {
+    matches!(number, 1040 | 1053 | 1205 | 1213 | 2002 | 2003 | 2006 | 2013)
 }
 
 /// SQLite's numeric BUSY and LOCKED (primary codes 5 and 6, in any extended form).
@@ -1070,6 +1089,23 @@ impl Conn<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rolled_back_transactions_are_worth_retrying() {
+        for code in ["40001", "40P01", "55P03", "08006", "57P01", "5", "517"] {
+            assert!(is_transient_code(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22001", "19"] {
+            assert!(!is_transient_code(code), "{code}");
+        }
+        for number in [1205, 1213, 2013] {
+            assert!(is_transient_mysql_number(number), "{number}");
+        }
+        // Duplicate key, unknown column, data too long: retrying changes nothing.
+        for number in [1062, 1054, 1406] {
+            assert!(!is_transient_mysql_number(number), "{number}");
+        }
+    }
 
     #[test]
     fn select_numbers_placeholders_in_order() {
