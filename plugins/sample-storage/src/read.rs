@@ -176,7 +176,9 @@ fn narrow(
         .resource(gvr)
         .any_of("cluster", &opts.clusters)
         .any_of("namespace", &opts.namespaces)
-        .any_of("name", &opts.names);
+        .any_of("name", &opts.names)
+        // Rows are checked in Rust as well; this keeps unauthorized rows from being read.
+        .authorized(opts.authorized.as_deref());
     if let Some(since) = opts.since {
         select.compare("created_at", ">=", Arg::Int(since.as_millis()));
     }

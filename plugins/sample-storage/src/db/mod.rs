@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use pedia_plugin_api::pedia_core::{GroupVersionResource, ResourceType};
+use pedia_plugin_api::pedia_core::{GroupVersionResource, Grant, ResourceType};
 use pedia_plugin_api::pedia_storage::{Result, Revision, StorageError, WatchEventType};
 use sqlx::mysql::{
     MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
@@ -572,6 +572,48 @@ impl Select {
         self
     }
 
+    /// Only rows some grant covers (`None`: no restriction): `(g1 OR g2 ...)`, each grant
+    /// `cluster = $n` and/or `namespace IN (...)`, with the semantics of
+    /// [`Grant::covers`] (`''` is the namespace of cluster-scoped objects).
+    pub(crate) fn authorized(&mut self, grants: Option<&[Grant]>) -> &mut Self {
+        let Some(grants) = grants else {
+            return self;
+        };
+        if grants
+            .iter()
+            .any(|g| g.cluster.is_none() && g.namespaces.is_none())
+        {
+            // A grant of everything: no restriction at all.
+            return self;
+        }
+        let mut alternatives = Vec::with_capacity(grants.len());
+        for grant in grants {
+            let mut parts = Vec::new();
+            if let Some(cluster) = &grant.cluster {
+                parts.push(format!("cluster = {}", self.placeholder(Arg::Text(cluster.clone()))));
+            }
+            if let Some(namespaces) = &grant.namespaces {
+                let placeholders: Vec<String> = namespaces
+                    .iter()
+                    .map(|n| self.placeholder(Arg::Text(n.clone())))
+                    .collect();
+                // A grant of no namespaces covers nothing.
+                parts.push(if placeholders.is_empty() {
+                    "1 = 0".to_owned()
+                } else {
+                    format!("namespace IN ({})", placeholders.join(", "))
+                });
+            }
+            alternatives.push(format!("({})", parts.join(" AND ")));
+        }
+        self.conditions.push(if alternatives.is_empty() {
+            "1 = 0".to_owned()
+        } else {
+            format!("({})", alternatives.join(" OR "))
+        });
+        self
+    }
+
     pub(crate) fn resource(&mut self, gvr: &GroupVersionResource) -> &mut Self {
         self.eq("api_group", &gvr.group)
             .eq("api_version", &gvr.version)
@@ -1105,6 +1147,34 @@ mod tests {
         for number in [1062, 1054, 1406] {
             assert!(!is_transient_mysql_number(number), "{number}");
         }
+    }
+
+    #[test]
+    fn grants_narrow_the_statement() {
+        let grant = |cluster: Option<&str>, namespaces: Option<&[&str]>| Grant {
+            cluster: cluster.map(str::to_owned),
+            namespaces: namespaces.map(|ns| ns.iter().map(|n| (*n).to_owned()).collect()),
+        };
+        let mut s = Select::new("SELECT x FROM t");
+        s.eq("a", "1").authorized(Some(&[
+            grant(Some("c1"), None),
+            grant(Some("c2"), Some(&["ns", ""])),
+            grant(None, Some(&[])),
+        ]));
+        assert_eq!(
+            s.sql(),
+            "SELECT x FROM t WHERE a = $1 AND ((cluster = $2) OR (cluster = $3 AND namespace IN ($4, $5)) OR (1 = 0))"
+        );
+        assert_eq!(s.args.len(), 5);
+
+        let mut none = Select::new("SELECT x FROM t");
+        none.authorized(Some(&[]));
+        assert_eq!(none.sql(), "SELECT x FROM t WHERE 1 = 0", "no grant: nothing");
+        let mut all = Select::new("SELECT x FROM t");
+        all.authorized(Some(&[grant(Some("c1"), None), grant(None, None)]))
+            .authorized(None);
+        assert_eq!(all.sql(), "SELECT x FROM t", "a grant of everything");
+        assert!(all.args.is_empty(), "no placeholder left unused");
     }
 
     #[test]
