@@ -100,6 +100,7 @@ async fn start(extra: &[&str], write: impl FnOnce(&Path)) -> Server {
             storage_config: Some(config.clone()),
             storage_plugins: None,
             allow_unverified_plugins: false,
+            plugin_manifest_sha256: None,
         }
         .open()
         .await

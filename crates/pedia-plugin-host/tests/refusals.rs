@@ -278,8 +278,12 @@ fn a_pinned_manifest_must_have_the_pinned_sha256() {
     seal(dir.path());
     let manifest = std::fs::read(dir.path().join("manifest.json")).expect("manifest");
     let sha = pedia_plugin_host::manifest::sha256_hex(&manifest);
-    let plugins = verify_dir_pinned(dir.path(), Verification::Manifest, Some(&sha.to_uppercase()))
-        .expect("the pinned manifest verifies");
+    let plugins = verify_dir_pinned(
+        dir.path(),
+        Verification::Manifest,
+        Some(&sha.to_uppercase()),
+    )
+    .expect("the pinned manifest verifies");
     assert_eq!(plugins.len(), 1);
 
     let other = "0".repeat(64);

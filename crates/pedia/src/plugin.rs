@@ -168,7 +168,10 @@ fn manifest_entry_check(
         },
         Some(entry) if entry.name != info.name => ManifestCheck {
             summary: format!("{} lists it as {:?}", path.display(), entry.name),
-            problem: Some(format!("it registers {:?}, the manifest says {:?}", info.name, entry.name)),
+            problem: Some(format!(
+                "it registers {:?}, the manifest says {:?}",
+                info.name, entry.name
+            )),
         },
         Some(_) => ManifestCheck {
             summary: format!("listed in {} (sha256 matches)", path.display()),

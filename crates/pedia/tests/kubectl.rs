@@ -209,6 +209,7 @@ fn options(config: &Path) -> StorageOptions {
         storage_config: Some(config.to_owned()),
         storage_plugins: None,
         allow_unverified_plugins: false,
+        plugin_manifest_sha256: None,
     }
 }
 

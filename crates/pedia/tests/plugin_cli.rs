@@ -106,3 +106,26 @@ fn inspect_refuses_what_is_not_a_plugin() {
         text(&out)
     );
 }
+
+#[test]
+fn a_component_refuses_a_manifest_other_than_the_pinned_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::copy(test_plugin(), dir.path().join("libtest_behaviour.so")).expect("copy");
+    let out = pedia(&["plugin", "manifest", dir.path().to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let apiserver = pedia_testkit::workspace::build_workspace().join("apiserver");
+    let pin = "0".repeat(64);
+    let out = Command::new(&apiserver)
+        .env("STORAGE_PLUGINS", dir.path())
+        .env("PEDIA_PLUGIN_MANIFEST_SHA256", &pin)
+        .args(["--storage-name", "memory", "--bind-address", "127.0.0.1"])
+        .args(["--secure-port", "0"])
+        .output()
+        .expect("run the apiserver");
+    assert!(!out.status.success(), "served with a wrong pin");
+    let shown = text(&out);
+    assert!(
+        shown.contains(&format!("--plugin-manifest-sha256 pins {pin}")),
+        "{shown}"
+    );
+}

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use pedia_plugin_api::pedia_core::{GroupVersionResource, Grant, ResourceType};
+use pedia_plugin_api::pedia_core::{Grant, GroupVersionResource, ResourceType};
 use pedia_plugin_api::pedia_storage::{Result, Revision, StorageError, WatchEventType};
 use sqlx::mysql::{
     MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
@@ -104,7 +104,10 @@ fn is_transient_code(code: &str) -> bool {
 /// shutdown (1053), lock wait timeout (1205), deadlock (1213), and lost connections
 /// (2002, 2003, 2006, 2013).
 fn is_transient_mysql_number(number: u16) -> bool {
-    matches!(number, 1040 | 1053 | 1205 | 1213 | 2002 | 2003 | 2006 | 2013)
+    matches!(
+        number,
+        1040 | 1053 | 1205 | 1213 | 2002 | 2003 | 2006 | 2013
+    )
 }
 
 /// SQLite's numeric BUSY and LOCKED (primary codes 5 and 6, in any extended form).
@@ -590,7 +593,10 @@ impl Select {
         for grant in grants {
             let mut parts = Vec::new();
             if let Some(cluster) = &grant.cluster {
-                parts.push(format!("cluster = {}", self.placeholder(Arg::Text(cluster.clone()))));
+                parts.push(format!(
+                    "cluster = {}",
+                    self.placeholder(Arg::Text(cluster.clone()))
+                ));
             }
             if let Some(namespaces) = &grant.namespaces {
                 let placeholders: Vec<String> = namespaces
@@ -1169,7 +1175,11 @@ mod tests {
 
         let mut none = Select::new("SELECT x FROM t");
         none.authorized(Some(&[]));
-        assert_eq!(none.sql(), "SELECT x FROM t WHERE 1 = 0", "no grant: nothing");
+        assert_eq!(
+            none.sql(),
+            "SELECT x FROM t WHERE 1 = 0",
+            "no grant: nothing"
+        );
         let mut all = Select::new("SELECT x FROM t");
         all.authorized(Some(&[grant(Some("c1"), None), grant(None, None)]))
             .authorized(None);
