@@ -102,8 +102,10 @@ fn clusters_from_kubeconfig(path: &Path, out: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Starts two simulated clusters with sample workloads and writes their PediaClusters.
-fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
+/// Starts two simulated clusters with sample workloads and writes their PediaClusters into
+/// `out`, and a kubeconfig for each into `dir` (`<name>.kubeconfig`: the cluster itself, to
+/// change it with kubectl).
+fn simulated_clusters(objects: usize, out: &Path, dir: &Path) -> Result<Vec<KubeSim>> {
     let mut sims = Vec::new();
     for (i, name) in ["cluster-1", "cluster-2"].into_iter().enumerate() {
         let sim = KubeSim::start(SimConfig::named(name)).context("starting a simulated cluster")?;
@@ -129,6 +131,7 @@ fn simulated_clusters(objects: usize, out: &Path) -> Result<Vec<KubeSim>> {
             b64(sim.token().unwrap_or_default().as_bytes())
         );
         std::fs::write(out.join(format!("{name}.yaml")), pediacluster(name, &spec))?;
+        sim.write_kubeconfig(&dir.join(format!("{name}.kubeconfig")))?;
         let objects: usize =
             report.created.values().sum::<usize>() + named.created.values().sum::<usize>();
         eprintln!(
@@ -202,14 +205,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     let storage = storage_options.open().await?;
 
     // Keep the simulators alive for the whole demo.
-    let (_sims, clusters_dir, expected) = match (&args.clusters_dir, &args.kubeconfig) {
+    let (sims, clusters_dir, expected) = match (&args.clusters_dir, &args.kubeconfig) {
         (Some(d), _) => (Vec::new(), d.clone(), 1),
         (None, Some(k)) => {
             let names = clusters_from_kubeconfig(k, &clusters_dir)?;
             (Vec::new(), clusters_dir, names.len())
         }
         (None, None) => {
-            let sims = simulated_clusters(args.objects, &clusters_dir)?;
+            let sims = simulated_clusters(args.objects, &clusters_dir, dir)?;
             let n = sims.len();
             (sims, clusters_dir, n)
         }
@@ -267,6 +270,19 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         "  kubectl --kubeconfig {} get pediaclusters",
         kubeconfig.display()
     );
+    if let Some(first) = sims.first() {
+        // The simulator stores what kubectl writes but runs no controllers (a scaled
+        // deployment keeps its pods): labels and annotations are the changes to try.
+        println!("Change a simulated cluster, then see the change through search:");
+        println!(
+            "  kubectl --kubeconfig {} label deployment web -n default tier=frontend --overwrite",
+            dir.join(format!("{}.kubeconfig", first.name())).display()
+        );
+        println!(
+            "  kubectl --kubeconfig {} get deployments -A -l tier=frontend",
+            kubeconfig.display()
+        );
+    }
     println!("Logs: {}", dir.join("demo.log").display());
     println!("Press Ctrl-C to stop.");
 
@@ -278,7 +294,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     }
     // Shut down in order, quietly: first the manager (dropping it aborts every cluster's
     // watches, which would otherwise see the simulated clusters vanish and retry loudly),
-    // then the storage; the simulators stop last, when `_sims` drops at the end.
+    // then the storage; the simulators stop last, when `sims` drops at the end.
     manager_task.abort();
     let _ = manager_task.await;
     // Aborted watch tasks are cancelled at their next poll: give them that poll while
