@@ -90,7 +90,7 @@ fn a_new_plugin_project_builds_out_of_tree_and_verifies() -> Result<()> {
     released_binaries_load_it_only_when_shared_crates_match(pedia, tmp.path(), &project)
 }
 
-/// The released components (this workspace's apiserver) and the project's plugin: one
+/// The released components (`dist/bin/apiserver`) and the project's plugin: one
 /// crate of the plugin interface's closure moved to another version is refused before the
 /// library is opened, naming the crate and both versions; `pedia plugin lock --against` the
 /// apiserver pins it back, `pedia plugin build` writes a plugin directory, and the
@@ -100,7 +100,17 @@ fn released_binaries_load_it_only_when_shared_crates_match(
     tmp: &Path,
     project: &Path,
 ) -> Result<()> {
-    let apiserver = pedia_testkit::workspace::build_workspace().join("apiserver");
+    // The released components: `cargo xtask dist` (dev profile: the tests' own build).
+    pedia_testkit::workspace::build_workspace();
+    let dist = tmp.join("dist");
+    let mut xtask = pedia_testkit::workspace::cargo();
+    xtask
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .args(["run", "--quiet", "--locked", "-p", "xtask", "--"])
+        .args(["dist", "--profile", "dev", "--out"])
+        .arg(&dist);
+    run(xtask, "cargo xtask dist")?;
+    let apiserver = dist.join("bin/apiserver");
     let host = pedia_plugin_host::fingerprint_of_file(&apiserver)?;
     let itoa = host
         .lines()
