@@ -1,5 +1,7 @@
-//! The database: connecting to SQLite, PostgreSQL or MySQL/MariaDB, the schema, transactions, error
-//! mapping, and every SQL statement the layer runs.
+//! The database: connecting to SQLite, PostgreSQL or MySQL/MariaDB, transactions, and
+//! every SQL statement the layer runs. Beside it: the DDL (`schema`), placeholder syntax
+//! (`dialect`), error mapping (`errors`) and statements built condition by condition
+//! (`select`).
 //!
 //! The dialects run the same statements (sqlx's SQLite driver accepts PostgreSQL's `$N`
 //! placeholders; for MySQL [`Dialect::sql`] turns them into `?`, which is why every
@@ -13,11 +15,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use pedia_plugin_api::pedia_core::{Grant, GroupVersionResource, ResourceType};
+use pedia_plugin_api::pedia_core::{GroupVersionResource, ResourceType};
 use pedia_plugin_api::pedia_storage::{Result, Revision, StorageError, WatchEventType};
-use sqlx::mysql::{
-    MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
-};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -25,13 +25,18 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, MySql, Postgres, Row, Sqlite, Transaction};
 
-use crate::config::{DatabaseType, SampleConfig, redact_urls};
+use crate::config::{DatabaseType, SampleConfig};
 
 mod dialect;
+mod errors;
 mod schema;
+mod select;
 
 use dialect::Dialect;
+pub(crate) use errors::db_error;
+use errors::{config_error, connect_error, is_sqlite_lock_code};
 use schema::{MYSQL_SCHEMA, POSTGRES_SCHEMA, SQLITE_SCHEMA};
+pub(crate) use select::{Arg, Select};
 
 /// Runs one database operation to its end on its own task, even if its caller is
 /// dropped midway (the host drops a call's future when its client goes away, and a watch
@@ -59,62 +64,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// only has to be the same in every process).
 const SCHEMA_LOCK: i64 = 0x5341_4d50_4c45; // "SAMPLE"
 
-/// Maps a database error to the storage error kinds: lost connections, exhausted pools,
-/// lock timeouts and deadlocks are `Unavailable` (worth retrying: the transaction was
-/// rolled back whole); the rest is `Internal`. The
-/// client-facing message names what was being done, never the DSN; the cause is kept
-/// for logs.
-pub(crate) fn db_error(context: &str, err: sqlx::Error) -> StorageError {
-    let transient = match &err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => match db.try_downcast_ref::<MySqlDatabaseError>() {
-            // MySQL's SQLSTATEs are coarse (a lock wait timeout is `HY000`); its error
-            // numbers are precise.
-            Some(my) => is_transient_mysql_number(my.number()),
-            None => db.code().is_some_and(|code| is_transient_code(&code)),
-        },
-        _ => false,
-    };
-    if transient {
-        StorageError::unavailable(format!("{context}: the database is unavailable"))
-            .with_source(err)
-    } else {
-        StorageError::internal(context.to_owned(), err)
-    }
-}
-
-/// PostgreSQL SQLSTATEs (always five characters) of connection loss (08), resource
-/// exhaustion (53), shutdown (57P0x), serialization failure and deadlock (40001, 40P01)
-/// and lock timeout (55P03); SQLite's BUSY and LOCKED.
-fn is_transient_code(code: &str) -> bool {
-    if code.len() == 5 {
-        return code.starts_with("08")
-            || code.starts_with("53")
-            || code.starts_with("57P0")
-            || matches!(code, "40001" | "40P01" | "55P03");
-    }
-    is_sqlite_lock_code(code)
-}
-
-/// MySQL/MariaDB error numbers worth retrying: too many connections (1040), server
-/// shutdown (1053), lock wait timeout (1205), deadlock (1213), and lost connections
-/// (2002, 2003, 2006, 2013).
-fn is_transient_mysql_number(number: u16) -> bool {
-    matches!(
-        number,
-        1040 | 1053 | 1205 | 1213 | 2002 | 2003 | 2006 | 2013
-    )
-}
-
-/// SQLite's numeric BUSY and LOCKED (primary codes 5 and 6, in any extended form).
-fn is_sqlite_lock_code(code: &str) -> bool {
-    code.len() < 5 && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
-}
-
 /// Revisions are `u64` in the contract and `BIGINT` in the database; they start at 0 and
 /// grow by one per change, so they never reach the sign bit in practice.
 pub(crate) fn to_db(revision: Revision) -> i64 {
@@ -140,26 +89,6 @@ impl fmt::Debug for Db {
             Db::Postgres(p) => write!(f, "Db::Postgres(connections: {})", p.size()),
             Db::MySql(p) => write!(f, "Db::MySql(connections: {})", p.size()),
         }
-    }
-}
-
-/// A connection failure at start-up, with the driver's reason (which names neither the
-/// DSN nor the password) so an operator can act on it. A server that refuses the
-/// credentials (SQLSTATE class 28) or has no such database (3D000) is a config problem,
-/// `BadRequest`; anything else is `Unavailable`.
-fn connect_error(what: &str, err: sqlx::Error) -> StorageError {
-    let reason = redact_urls(&err.to_string());
-    let message = format!("sample-storage-layer cannot connect to the {what} database: {reason}");
-    let rejected = match &err {
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("28") || c == "3D000"),
-        _ => false,
-    };
-    if rejected {
-        StorageError::bad_request(message).with_source(err)
-    } else {
-        StorageError::unavailable(message).with_source(err)
     }
 }
 
@@ -192,13 +121,6 @@ where
             Err(e) => return Err(connect_error(what, e)),
         }
     }
-}
-
-fn config_error(what: &str, err: sqlx::Error) -> StorageError {
-    let reason = redact_urls(&err.to_string());
-    StorageError::bad_request(format!(
-        "invalid `dsn` for the {what} database in the sample-storage-layer config: {reason}"
-    ))
 }
 
 /// `log.slowThreshold`: sqlx warns about statements slower than this (its default
@@ -485,154 +407,6 @@ macro_rules! from_row {
     ($row:expr, $ty:ident { $($field:ident),* $(,)? }) => {
         $ty { $($field: $row.try_get(stringify!($field))?,)* }
     };
-}
-
-/// A bound parameter of a dynamically built statement.
-#[derive(Debug, Clone)]
-pub(crate) enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-/// A statement (`SELECT`, `DELETE`, `INSERT ... SELECT`) with `WHERE` conditions added one
-/// by one. Column names are `&'static str` chosen by this crate; values only ever become
-/// placeholders.
-#[derive(Debug)]
-pub(crate) struct Select {
-    head: &'static str,
-    conditions: Vec<String>,
-    args: Vec<Arg>,
-}
-
-impl Select {
-    /// `head` is the statement up to (not including) `WHERE`.
-    pub(crate) fn new(head: &'static str) -> Self {
-        Self::with_args(head, Vec::new())
-    }
-
-    /// A `head` that itself uses placeholders `$1..=$n` for `args`; conditions continue
-    /// the numbering.
-    pub(crate) fn with_args(head: &'static str, args: Vec<Arg>) -> Self {
-        Self {
-            head,
-            conditions: Vec::new(),
-            args,
-        }
-    }
-
-    fn placeholder(&mut self, arg: Arg) -> String {
-        self.args.push(arg);
-        format!("${}", self.args.len())
-    }
-
-    /// `column op value`, e.g. `created_at >= $3`.
-    pub(crate) fn compare(
-        &mut self,
-        column: &'static str,
-        op: &'static str,
-        arg: Arg,
-    ) -> &mut Self {
-        let p = self.placeholder(arg);
-        self.conditions.push(format!("{column} {op} {p}"));
-        self
-    }
-
-    pub(crate) fn eq(&mut self, column: &'static str, value: &str) -> &mut Self {
-        self.compare(column, "=", Arg::Text(value.to_owned()))
-    }
-
-    /// `column IN (...)`; nothing when `values` is empty (no restriction).
-    pub(crate) fn any_of<'v>(
-        &mut self,
-        column: &'static str,
-        values: impl IntoIterator<Item = &'v String>,
-    ) -> &mut Self {
-        let placeholders: Vec<String> = values
-            .into_iter()
-            .map(|v| self.placeholder(Arg::Text(v.clone())))
-            .collect();
-        if !placeholders.is_empty() {
-            self.conditions
-                .push(format!("{column} IN ({})", placeholders.join(", ")));
-        }
-        self
-    }
-
-    /// `(column = '' OR column IN (...))`: objects that are cluster-scoped or in one of the
-    /// namespaces.
-    pub(crate) fn empty_or_any_of(&mut self, column: &'static str, values: &[String]) -> &mut Self {
-        if values.is_empty() {
-            return self;
-        }
-        let placeholders: Vec<String> = values
-            .iter()
-            .map(|v| self.placeholder(Arg::Text(v.clone())))
-            .collect();
-        self.conditions.push(format!(
-            "({column} = '' OR {column} IN ({}))",
-            placeholders.join(", ")
-        ));
-        self
-    }
-
-    /// Only rows some grant covers (`None`: no restriction): `(g1 OR g2 ...)`, each grant
-    /// `cluster = $n` and/or `namespace IN (...)`, with the semantics of
-    /// [`Grant::covers`] (`''` is the namespace of cluster-scoped objects).
-    pub(crate) fn authorized(&mut self, grants: Option<&[Grant]>) -> &mut Self {
-        let Some(grants) = grants else {
-            return self;
-        };
-        if grants
-            .iter()
-            .any(|g| g.cluster.is_none() && g.namespaces.is_none())
-        {
-            // A grant of everything: no restriction at all.
-            return self;
-        }
-        let mut alternatives = Vec::with_capacity(grants.len());
-        for grant in grants {
-            let mut parts = Vec::new();
-            if let Some(cluster) = &grant.cluster {
-                parts.push(format!(
-                    "cluster = {}",
-                    self.placeholder(Arg::Text(cluster.clone()))
-                ));
-            }
-            if let Some(namespaces) = &grant.namespaces {
-                let placeholders: Vec<String> = namespaces
-                    .iter()
-                    .map(|n| self.placeholder(Arg::Text(n.clone())))
-                    .collect();
-                // A grant of no namespaces covers nothing.
-                parts.push(if placeholders.is_empty() {
-                    "1 = 0".to_owned()
-                } else {
-                    format!("namespace IN ({})", placeholders.join(", "))
-                });
-            }
-            alternatives.push(format!("({})", parts.join(" AND ")));
-        }
-        self.conditions.push(if alternatives.is_empty() {
-            "1 = 0".to_owned()
-        } else {
-            format!("({})", alternatives.join(" OR "))
-        });
-        self
-    }
-
-    pub(crate) fn resource(&mut self, gvr: &GroupVersionResource) -> &mut Self {
-        self.eq("api_group", &gvr.group)
-            .eq("api_version", &gvr.version)
-            .eq("resource", &gvr.resource)
-    }
-
-    fn sql(&self) -> String {
-        if self.conditions.is_empty() {
-            self.head.to_owned()
-        } else {
-            format!("{} WHERE {}", self.head, self.conditions.join(" AND "))
-        }
-    }
 }
 
 /// What a list reads of a stored object.
@@ -1137,81 +911,6 @@ impl Conn<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rolled_back_transactions_are_worth_retrying() {
-        for code in ["40001", "40P01", "55P03", "08006", "57P01", "5", "517"] {
-            assert!(is_transient_code(code), "{code}");
-        }
-        for code in ["23505", "42P01", "22001", "19"] {
-            assert!(!is_transient_code(code), "{code}");
-        }
-        for number in [1205, 1213, 2013] {
-            assert!(is_transient_mysql_number(number), "{number}");
-        }
-        // Duplicate key, unknown column, data too long: retrying changes nothing.
-        for number in [1062, 1054, 1406] {
-            assert!(!is_transient_mysql_number(number), "{number}");
-        }
-    }
-
-    #[test]
-    fn grants_narrow_the_statement() {
-        let grant = |cluster: Option<&str>, namespaces: Option<&[&str]>| Grant {
-            cluster: cluster.map(str::to_owned),
-            namespaces: namespaces.map(|ns| ns.iter().map(|n| (*n).to_owned()).collect()),
-        };
-        let mut s = Select::new("SELECT x FROM t");
-        s.eq("a", "1").authorized(Some(&[
-            grant(Some("c1"), None),
-            grant(Some("c2"), Some(&["ns", ""])),
-            grant(None, Some(&[])),
-        ]));
-        assert_eq!(
-            s.sql(),
-            "SELECT x FROM t WHERE a = $1 AND ((cluster = $2) OR (cluster = $3 AND namespace IN ($4, $5)) OR (1 = 0))"
-        );
-        assert_eq!(s.args.len(), 5);
-
-        let mut none = Select::new("SELECT x FROM t");
-        none.authorized(Some(&[]));
-        assert_eq!(
-            none.sql(),
-            "SELECT x FROM t WHERE 1 = 0",
-            "no grant: nothing"
-        );
-        let mut all = Select::new("SELECT x FROM t");
-        all.authorized(Some(&[grant(Some("c1"), None), grant(None, None)]))
-            .authorized(None);
-        assert_eq!(all.sql(), "SELECT x FROM t", "a grant of everything");
-        assert!(all.args.is_empty(), "no placeholder left unused");
-    }
-
-    #[test]
-    fn select_numbers_placeholders_in_order() {
-        let mut s = Select::new("SELECT x FROM t");
-        s.eq("a", "1")
-            .any_of("b", &["2".to_owned(), "3".to_owned()])
-            .any_of("c", &[])
-            .empty_or_any_of("namespace", &["n".to_owned()])
-            .compare("created_at", ">=", Arg::Int(5));
-        assert_eq!(
-            s.sql(),
-            "SELECT x FROM t WHERE a = $1 AND b IN ($2, $3) AND (namespace = '' OR namespace IN ($4)) AND created_at >= $5"
-        );
-        assert_eq!(s.args.len(), 5);
-        assert_eq!(Select::new("SELECT x FROM t").sql(), "SELECT x FROM t");
-    }
-
-    #[test]
-    fn transient_codes() {
-        for code in ["08006", "53300", "57P01", "5", "517", "6", "262"] {
-            assert!(is_transient_code(code), "{code}");
-        }
-        for code in ["23505", "42P01", "1", "19", "2067"] {
-            assert!(!is_transient_code(code), "{code}");
-        }
-    }
 
     #[test]
     fn event_type_names_round_trip() {
