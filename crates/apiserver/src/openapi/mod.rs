@@ -183,8 +183,21 @@ fn patch_operation(group: &str, version: &str, kind: &str) -> Value {
     })
 }
 
+/// A collection's GET (list), as kube-apiserver documents it: kubectl 1.27's `explain`
+/// finds a resource's kind only through the list paths' GET operations.
+fn list_operation(group: &str, version: &str, kind: &str) -> Value {
+    json!({
+        "description": format!("list or watch objects of kind {kind}"),
+        "operationId": format!("list{kind}"),
+        "responses": {"200": {"description": "OK"}},
+        "x-kubernetes-action": "list",
+        "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
+    })
+}
+
 /// `GET <prefix>/openapi/v3/api/v1` (or `apis/<group>/<version>`): the served kinds'
-/// schemas and one PATCH operation per resource. `None` for a group version not served.
+/// schemas, each resource's list paths (GET) and its named path (PATCH, which kubectl
+/// reads to decide how to apply; it is refused). `None` for a group version not served.
 pub fn v3_group_version(served: &Served, group: &str, version: &str) -> Option<Value> {
     let kinds = kinds_of(served, group, version);
     if kinds.is_empty() {
@@ -196,18 +209,20 @@ pub fn v3_group_version(served: &Served, group: &str, version: &str) -> Option<V
         .filter(|r| r.resource.gvr.group == group && r.resource.gvr.version == version)
     {
         let base = gv_path(group, version);
-        let path = if r.resource.namespaced {
-            format!(
-                "/{base}/namespaces/{{namespace}}/{}/{{name}}",
-                r.resource.gvr.resource
-            )
+        let resource = &r.resource.gvr.resource;
+        let kind = &r.resource.kind;
+        let scope = if r.resource.namespaced {
+            format!("/{base}/namespaces/{{namespace}}/{resource}")
         } else {
-            format!("/{base}/{}/{{name}}", r.resource.gvr.resource)
+            format!("/{base}/{resource}")
         };
         paths.insert(
-            path,
-            json!({"patch": patch_operation(group, version, &r.resource.kind)}),
+            format!("{scope}/{{name}}"),
+            json!({"patch": patch_operation(group, version, kind)}),
         );
+        let list = json!({"get": list_operation(group, version, kind)});
+        paths.insert(format!("/{base}/{resource}"), list.clone());
+        paths.insert(scope, list);
     }
     Some(json!({
         "openapi": "3.0.0",
