@@ -10,6 +10,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 
+/// The cargo that runs `pedia` (inside `cargo run`/tests), else the one on `PATH`.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
 /// Crate name -> versions, as a fingerprint section lists them (`crate <name> <version> ...`).
 fn section_crates(section: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut crates: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -39,8 +44,7 @@ fn target_section(against: &Path) -> Result<String> {
     }
     let text = std::fs::read_to_string(against)
         .with_context(|| format!("reading {}", against.display()))?;
-    let manifest: pedia_plugin_host::Manifest = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a plugin manifest", against.display()))?;
+    let manifest = pedia_plugin_host::Manifest::parse(&text, against)?;
     let dir = against.parent().unwrap_or(Path::new("."));
     let mut section: Option<(String, String)> = None;
     for entry in &manifest.plugins {
@@ -65,7 +69,7 @@ fn target_section(against: &Path) -> Result<String> {
 
 /// `cargo metadata` of the project: resolved package versions by name, and the document.
 fn metadata(project: &Path, no_deps: bool) -> Result<Value> {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut cmd = cargo();
     cmd.args(["metadata", "--format-version", "1"])
         .current_dir(project);
     if no_deps {
@@ -148,7 +152,7 @@ pub(crate) fn lock(project: &Path, against: &Path) -> Result<()> {
     let have = resolved(project)?;
     let (steps, problems) = pin_steps(&want, &have);
     for (name, from, to) in &steps {
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        let status = cargo()
             .args([
                 "update",
                 "--package",
@@ -192,7 +196,7 @@ pub(crate) fn lock(project: &Path, against: &Path) -> Result<()> {
 /// `pedia plugin build`: `cargo build --locked` with `profile`, then every cdylib of the
 /// project copied into `out` with a manifest.json.
 pub(crate) fn build(project: &Path, out: &Path, profile: &str) -> Result<()> {
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let status = cargo()
         .args(["build", "--locked", "--lib", "--profile", profile])
         .current_dir(project)
         .status()
