@@ -337,7 +337,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            openapi::serve(&rest, accept)
+            openapi::serve(&app.store.read().registry, &rest, accept)
         }
         Route::Resource(path) => {
             handlers::resource(&app, &user, parts.method, path, query, parts.headers, body).await
