@@ -3,9 +3,7 @@
 //! `shadow.clusterpedia.io/cluster-name` annotation.
 
 use bytes::Bytes;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pedia_core::{CLUSTER_NAME_ANNOTATION, Object, ObjectError};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 /// The annotation `kubectl apply` keeps the previous configuration in.
@@ -46,29 +44,6 @@ pub fn prepare(mut object: Value, cluster: &str, pruning: Pruning) -> Result<Obj
         annotations.insert(CLUSTER_NAME_ANNOTATION.to_owned(), json!(cluster));
     }
     let raw = serde_json::to_vec(&object).map_err(|e| ObjectError::InvalidJson(e.to_string()))?;
-    Object::from_json(Bytes::from(raw))
-}
-
-/// [`prepare`] for an object a Kubernetes client already decoded into a typed value
-/// (kube's `DynamicObject`): prunes its `meta` in place and serialises the object once.
-/// Going through a `serde_json::Value` tree instead copied every object once more; the
-/// initial sync is bound by allocation (about 45% of its samples under `perf`).
-pub fn prepare_typed<T: Serialize>(
-    object: &mut T,
-    meta: impl FnOnce(&mut T) -> &mut ObjectMeta,
-    cluster: &str,
-    pruning: Pruning,
-) -> Result<Object, ObjectError> {
-    let m = meta(object);
-    if pruning.managed_fields {
-        m.managed_fields = None;
-    }
-    let annotations = m.annotations.get_or_insert_with(Default::default);
-    if pruning.last_applied_configuration {
-        annotations.remove(LAST_APPLIED_ANNOTATION);
-    }
-    annotations.insert(CLUSTER_NAME_ANNOTATION.to_owned(), cluster.to_owned());
-    let raw = serde_json::to_vec(object).map_err(|e| ObjectError::InvalidJson(e.to_string()))?;
     Object::from_json(Bytes::from(raw))
 }
 
@@ -122,52 +97,5 @@ mod tests {
             )
             .is_err()
         );
-    }
-
-    /// The typed path stores the same document as the JSON-tree path.
-    #[test]
-    fn typed_and_tree_paths_agree() {
-        #[derive(serde::Serialize)]
-        struct Typed {
-            #[serde(rename = "apiVersion")]
-            api_version: String,
-            kind: String,
-            metadata: ObjectMeta,
-            spec: Value,
-        }
-        let tree = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {
-                "name": "p", "namespace": "ns", "labels": {"app": "web"},
-                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
-                "annotations": {LAST_APPLIED_ANNOTATION: "{}", "keep": "me"}
-            },
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}
-        });
-        let mut typed = Typed {
-            api_version: "v1".into(),
-            kind: "Pod".into(),
-            metadata: serde_json::from_value(tree["metadata"].clone()).expect("meta"),
-            spec: tree["spec"].clone(),
-        };
-        for pruning in [
-            Pruning::default(),
-            Pruning {
-                managed_fields: false,
-                last_applied_configuration: false,
-            },
-        ] {
-            let a = prepare(tree.clone(), "c1", pruning).expect("tree");
-            let b = prepare_typed(&mut typed, |t| &mut t.metadata, "c1", pruning).expect("typed");
-            let a: Value = serde_json::from_slice(&a.raw).expect("json");
-            let b: Value = serde_json::from_slice(&b.raw).expect("json");
-            if pruning == Pruning::default() {
-                assert_eq!(a, b);
-            } else {
-                // The typed object was pruned by the first round; the rest must agree.
-                assert_eq!(a["metadata"]["labels"], b["metadata"]["labels"]);
-                assert_eq!(a["spec"], b["spec"]);
-            }
-        }
     }
 }

@@ -1,33 +1,35 @@
-//! Syncing one resource of one cluster: a paginated initial list then a watch (kube-rs'
-//! watcher, which relists on `410 Gone`), turned into batched storage writes. Objects whose
-//! stored uid and resourceVersion already match are not rewritten (after a restart or a
-//! relist; a re-created cluster reuses versions, so the uid counts too), and objects that
-//! disappeared while nobody watched are deleted when a list completes. Deletes name the
-//! incarnation (uid) they delete. A write refused by the fence stops the synchro.
+//! Syncing one resource of one cluster: the changes a [`ChangeSource`] reads (a paginated
+//! list, then watches; a relist on `410 Gone`) turned into batched storage writes. Reading
+//! goes on while a batch is written: at most one write is in flight and one batch fills
+//! behind it, so batches are large while the initial list streams in and small when
+//! changes trickle (a change waits for at most the write before it). Objects whose stored
+//! uid and resourceVersion already match are not rewritten (after a restart or a relist; a
+//! re-created cluster reuses versions, so the uid counts too), and objects that disappeared
+//! while nobody watched are deleted when a list completes. Deletes name the incarnation
+//! (uid) they delete. A write refused by the fence stops the synchro.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures::StreamExt;
-use kube::api::{Api, DynamicObject, TypeMeta};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
 use pedia_core::ResourceType;
-use pedia_storage::{ErrorKind, StoredVersion, WriteOp, object_key};
-use synchro_writer::{BatchWriter, Pruning, prepare_typed};
-use tokio::time::Instant;
+use pedia_storage::{ErrorKind, StoredVersion, WriteOp};
+use synchro_writer::{BatchWriter, Pruning};
+use tokio::sync::mpsc;
 
 use crate::progress::ResourceProgress;
 use crate::resolve::SyncTarget;
+use crate::synchro::changes::{Change, ChangeSource, Item};
 
 /// How many changes one storage transaction carries at most.
 pub const BATCH_SIZE: usize = 500;
-/// How long a change may wait for its batch to fill.
-const BATCH_DELAY: Duration = Duration::from_millis(100);
 /// Page size of the initial list.
 const PAGE_SIZE: u32 = 500;
+/// How many list pages or watch events the source may read ahead of the writes.
+const READ_AHEAD: usize = 4;
 
 /// The synchro of one resource.
 #[allow(missing_debug_implementations)]
@@ -47,83 +49,61 @@ pub struct ResourceSynchro {
 /// The synchro must stop: a later leader writes the cluster.
 struct FencedOut;
 
-/// Pending writes with the version each leaves behind in `known`.
+/// What a batch leaves behind in `known` once it is stored.
+type Effects = Vec<(String, Option<StoredVersion>)>;
+
+/// Changes waiting for a write, with the versions they leave behind.
 #[derive(Default)]
 struct Pending {
     ops: Vec<WriteOp>,
-    effects: Vec<(String, Option<StoredVersion>)>,
-    since: Option<Instant>,
+    effects: Effects,
 }
 
 impl Pending {
     fn push(&mut self, op: WriteOp, key: String, rv: Option<StoredVersion>) {
-        if self.ops.is_empty() {
-            self.since = Some(Instant::now());
-        }
         self.ops.push(op);
         self.effects.push((key, rv));
     }
 
-    fn due(&self) -> bool {
-        self.ops.len() >= BATCH_SIZE || self.since.is_some_and(|s| s.elapsed() >= BATCH_DELAY)
+    fn is_full(&self) -> bool {
+        self.ops.len() >= BATCH_SIZE
     }
 }
 
-fn key_of(obj: &DynamicObject) -> String {
-    object_key(
-        obj.metadata.namespace.as_deref().unwrap_or(""),
-        obj.metadata.name.as_deref().unwrap_or(""),
-    )
+/// The batch being written.
+struct InFlight {
+    write: Pin<Box<dyn Future<Output = Result<(), FencedOut>> + Send>>,
+    effects: Effects,
 }
 
-impl ResourceSynchro {
-    fn resource(&self) -> ResourceType {
-        self.target.resource_type()
-    }
+/// Aborts the source task when the synchro ends (it is aborted by its caller).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
-    fn upsert(&self, pending: &mut Pending, mut obj: DynamicObject) {
-        let key = key_of(&obj);
-        let version = StoredVersion {
-            uid: obj.metadata.uid.clone().unwrap_or_default(),
-            resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
-        };
-        // List items come without apiVersion and kind.
-        obj.types = Some(TypeMeta {
-            api_version: self.target.api.api_version.clone(),
-            kind: self.target.api.kind.clone(),
-        });
-        match prepare_typed(
-            &mut obj,
-            |o| &mut o.metadata,
-            self.writer.cluster(),
-            self.pruning,
-        ) {
-            Ok(object) => pending.push(WriteOp::Upsert(object), key, Some(version)),
-            Err(err) => {
-                tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), object = %key, error = %err, "skipping an object that cannot be stored");
-            }
-        }
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
+}
 
-    /// Deletes the incarnation `uid` of `namespace/name` (whatever is stored if unknown).
-    fn delete(pending: &mut Pending, key: String, namespace: &str, name: &str, uid: &str) {
-        pending.push(WriteOp::delete_uid(namespace, name, uid), key, None);
-    }
+/// What a write needs, owned, so that it runs while the synchro goes on reading.
+#[derive(Clone)]
+struct WriteContext {
+    writer: BatchWriter,
+    resource: ResourceType,
+    label: String,
+    progress: Arc<ResourceProgress>,
+    fenced: Arc<tokio::sync::watch::Sender<Option<String>>>,
+}
 
-    /// Writes the pending batch, retrying until it is stored (storage outages must not lose
+impl WriteContext {
+    /// Writes `ops`, retrying until they are stored (storage outages must not lose
     /// changes) or the task is cancelled. `FencedOut` when a later leader writes the
     /// cluster: nothing is retried then.
-    async fn flush(&mut self, pending: &mut Pending) -> Result<(), FencedOut> {
-        if pending.ops.is_empty() {
-            return Ok(());
-        }
-        let ops = std::mem::take(&mut pending.ops);
-        let effects = std::mem::take(&mut pending.effects);
-        pending.since = None;
-        let resource = self.resource();
+    async fn write(self, ops: Vec<WriteOp>) -> Result<(), FencedOut> {
+        let cluster = self.writer.cluster();
         let mut backoff = Duration::from_millis(200);
         loop {
-            match self.writer.write(&resource, ops.clone()).await {
+            match self.writer.write(&self.resource, ops.clone()).await {
                 Ok(out) => {
                     self.progress
                         .written
@@ -132,27 +112,17 @@ impl ResourceSynchro {
                         .synced
                         .fetch_add(out.written + out.unchanged, Ordering::Relaxed);
                     self.progress.set_error(None);
-                    break;
+                    return Ok(());
                 }
                 Err(err) if err.kind() == ErrorKind::Conflict => {
                     let message = err.message().to_owned();
-                    tracing::error!(
-                        cluster = self.writer.cluster(),
-                        resource = %self.target.label(),
-                        error = %message,
-                        "storage refuses this manager's writes; stopping"
-                    );
+                    tracing::error!(cluster, resource = %self.label, error = %message, "storage refuses this manager's writes; stopping");
                     self.progress.set_error(Some(format!("storage: {message}")));
                     self.fenced.send_replace(Some(message));
                     return Err(FencedOut);
                 }
                 Err(err) => {
-                    tracing::warn!(
-                        cluster = self.writer.cluster(),
-                        resource = %self.target.label(),
-                        error = %err.detail(),
-                        "storage write failed; retrying"
-                    );
+                    tracing::warn!(cluster, resource = %self.label, error = %err.detail(), "storage write failed; retrying");
                     self.progress
                         .set_error(Some(format!("storage: {}", err.message())));
                     tokio::time::sleep(backoff).await;
@@ -160,6 +130,53 @@ impl ResourceSynchro {
                 }
             }
         }
+    }
+}
+
+/// What woke the synchro up.
+enum Wake {
+    Written(Result<(), FencedOut>),
+    Change(Option<Change>),
+}
+
+impl ResourceSynchro {
+    fn upsert(&self, pending: &mut Pending, item: Item) {
+        match (item.key, item.object) {
+            (Some(key), Ok(object)) => {
+                let version = StoredVersion {
+                    uid: object.meta.uid.clone(),
+                    resource_version: object.meta.resource_version.clone(),
+                };
+                pending.push(WriteOp::Upsert(object), key, Some(version));
+            }
+            (key, result) => {
+                let error = result
+                    .err()
+                    .map_or_else(|| "no name".to_owned(), |e| e.to_string());
+                tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), object = key.as_deref().unwrap_or("?"), error = %error, "skipping an object that cannot be stored");
+            }
+        }
+    }
+
+    fn context(&self) -> WriteContext {
+        WriteContext {
+            writer: self.writer.clone(),
+            resource: self.target.resource_type(),
+            label: self.target.label(),
+            progress: Arc::clone(&self.progress),
+            fenced: Arc::clone(&self.fenced),
+        }
+    }
+
+    fn start_write(&self, pending: &mut Pending) -> InFlight {
+        let ops = std::mem::take(&mut pending.ops);
+        InFlight {
+            write: Box::pin(self.context().write(ops)),
+            effects: std::mem::take(&mut pending.effects),
+        }
+    }
+
+    fn stored(&mut self, effects: Effects) {
         for (key, version) in effects {
             match version {
                 Some(version) => {
@@ -170,76 +187,133 @@ impl ResourceSynchro {
                 }
             }
         }
+    }
+
+    /// Waits for the write in flight, and writes what is pending if `pending` is given.
+    async fn drain(
+        &mut self,
+        in_flight: &mut Option<InFlight>,
+        pending: Option<&mut Pending>,
+    ) -> Result<(), FencedOut> {
+        if let Some(batch) = in_flight.take() {
+            batch.write.await?;
+            self.stored(batch.effects);
+        }
+        if let Some(pending) = pending.filter(|p| !p.ops.is_empty()) {
+            let batch = self.start_write(pending);
+            batch.write.await?;
+            self.stored(batch.effects);
+        }
         Ok(())
     }
 
     /// Runs until cancelled (the caller aborts the task).
     pub async fn run(mut self) {
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &self.target.api);
-        let config = watcher::Config::default().page_size(PAGE_SIZE);
-        let mut events = watcher::watcher(api, config).default_backoff().boxed();
+        let (tx, mut changes) = mpsc::channel(READ_AHEAD);
+        let source = ChangeSource {
+            client: self.client.clone(),
+            api: self.target.api.clone(),
+            cluster: self.writer.cluster().to_owned(),
+            pruning: self.pruning,
+            page_size: PAGE_SIZE,
+        };
+        let _source = AbortOnDrop(tokio::spawn(source.run(tx)));
         let mut pending = Pending::default();
+        let mut in_flight: Option<InFlight> = None;
         // Keys seen by the list in progress, if one is.
         let mut listing: Option<HashSet<String>> = None;
         loop {
-            let next = if pending.ops.is_empty() {
-                events.next().await
-            } else {
-                match tokio::time::timeout(BATCH_DELAY, events.next()).await {
-                    Ok(event) => event,
-                    Err(_) => {
-                        if self.flush(&mut pending).await.is_err() {
-                            return;
-                        }
-                        continue;
+            // While a list streams in, batches fill up; afterwards every change is
+            // written as soon as the write before it is done.
+            if in_flight.is_none()
+                && !pending.ops.is_empty()
+                && (listing.is_none() || pending.is_full())
+            {
+                in_flight = Some(self.start_write(&mut pending));
+            }
+            let reading = !(pending.is_full() && in_flight.is_some());
+            let wake = {
+                let written = async {
+                    match in_flight.as_mut() {
+                        Some(batch) => batch.write.as_mut().await,
+                        None => std::future::pending().await,
                     }
+                };
+                let next = async {
+                    if reading {
+                        changes.recv().await
+                    } else {
+                        std::future::pending().await
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    done = written => Wake::Written(done),
+                    change = next => Wake::Change(change),
                 }
             };
-            let Some(event) = next else { break };
-            match event {
-                Ok(Event::Init) => {
+            let change = match wake {
+                Wake::Written(Ok(())) => {
+                    if let Some(batch) = in_flight.take() {
+                        self.stored(batch.effects);
+                    }
+                    continue;
+                }
+                Wake::Written(Err(FencedOut)) => return,
+                Wake::Change(None) => break,
+                Wake::Change(Some(change)) => change,
+            };
+            match change {
+                Change::ListStart => {
                     listing = Some(HashSet::new());
                     self.progress.listed.store(0, Ordering::Relaxed);
                 }
-                Ok(Event::InitApply(obj)) => {
-                    self.progress.received.fetch_add(1, Ordering::Relaxed);
-                    self.progress.listed.fetch_add(1, Ordering::Relaxed);
-                    let key = key_of(&obj);
-                    let unchanged = self.known.get(&key).is_some_and(|k| {
-                        obj.metadata.resource_version.as_deref() == Some(&k.resource_version)
-                            && obj.metadata.uid.as_deref() == Some(&k.uid)
-                    });
-                    if let Some(seen) = listing.as_mut() {
-                        seen.insert(key);
-                    }
-                    if unchanged {
-                        self.progress.synced.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        self.upsert(&mut pending, obj);
-                    }
-                }
-                Ok(Event::InitDone) => {
-                    if let Some(seen) = listing.take() {
-                        let gone: Vec<String> = self
-                            .known
-                            .keys()
-                            .filter(|k| !seen.contains(*k))
-                            .cloned()
-                            .collect();
-                        for key in gone {
-                            let (ns, name) = key.split_once('/').unwrap_or(("", key.as_str()));
-                            let (ns, name) = (ns.to_owned(), name.to_owned());
-                            let uid = self.known.get(&key).map(|k| k.uid.clone());
-                            Self::delete(
-                                &mut pending,
-                                key.clone(),
-                                &ns,
-                                &name,
-                                uid.as_deref().unwrap_or(""),
-                            );
+                Change::Listed(items) => {
+                    let count = items.len() as u64;
+                    self.progress.received.fetch_add(count, Ordering::Relaxed);
+                    self.progress.listed.fetch_add(count, Ordering::Relaxed);
+                    for item in items {
+                        let unchanged = match (&item.key, &item.object) {
+                            (Some(key), Ok(object)) => self.known.get(key).is_some_and(|k| {
+                                object.meta.resource_version == k.resource_version
+                                    && object.meta.uid == k.uid
+                            }),
+                            _ => false,
+                        };
+                        if let (Some(seen), Some(key)) = (listing.as_mut(), &item.key) {
+                            seen.insert(key.clone());
+                        }
+                        if unchanged {
+                            self.progress.synced.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            self.upsert(&mut pending, item);
                         }
                     }
-                    if self.flush(&mut pending).await.is_err() {
+                }
+                Change::ListDone => {
+                    // `known` must hold what was written before it tells what disappeared
+                    // (what is pending was listed, so it is in `seen`).
+                    if self.drain(&mut in_flight, None).await.is_err() {
+                        return;
+                    }
+                    if let Some(seen) = listing.take() {
+                        let gone: Vec<(String, String)> = self
+                            .known
+                            .iter()
+                            .filter(|(k, _)| !seen.contains(*k))
+                            .map(|(k, v)| (k.clone(), v.uid.clone()))
+                            .collect();
+                        for (key, uid) in gone {
+                            let (ns, name) = key.split_once('/').unwrap_or(("", key.as_str()));
+                            let op = WriteOp::delete_uid(ns, name, &uid);
+                            pending.push(op, key, None);
+                        }
+                    }
+                    if self
+                        .drain(&mut in_flight, Some(&mut pending))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     self.progress.set_error(None);
@@ -253,25 +327,23 @@ impl ResourceSynchro {
                         );
                     }
                 }
-                Ok(Event::Apply(obj)) => {
+                Change::Applied(item) => {
                     self.progress.received.fetch_add(1, Ordering::Relaxed);
-                    self.upsert(&mut pending, obj);
+                    self.upsert(&mut pending, *item);
                 }
-                Ok(Event::Delete(obj)) => {
+                Change::Deleted(who) => {
                     self.progress.received.fetch_add(1, Ordering::Relaxed);
-                    let key = key_of(&obj);
-                    let ns = obj.metadata.namespace.clone().unwrap_or_default();
-                    let name = obj.metadata.name.clone().unwrap_or_default();
-                    let uid = obj.metadata.uid.clone().unwrap_or_default();
-                    Self::delete(&mut pending, key, &ns, &name, &uid);
+                    let key = pedia_storage::object_key(&who.namespace, &who.name);
+                    pending.push(
+                        WriteOp::delete_uid(&who.namespace, &who.name, &who.uid),
+                        key,
+                        None,
+                    );
                 }
-                Err(err) => {
-                    tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), error = %err, "watch failed; retrying");
-                    self.progress.set_error(Some(err.to_string()));
+                Change::Failed(message) => {
+                    tracing::warn!(cluster = self.writer.cluster(), resource = %self.target.label(), error = %message, "watch failed; retrying");
+                    self.progress.set_error(Some(message));
                 }
-            }
-            if pending.due() && self.flush(&mut pending).await.is_err() {
-                return;
             }
         }
     }
