@@ -140,35 +140,35 @@ impl ChangeSource {
                 None => self.list(&tx).await.map(Some),
                 Some(from) => self.watch(&tx, from).await,
             };
-            match step {
+            let failure = match step {
                 // A watch the server ends at once, again and again, must not spin.
                 Ok(next) if version.is_some() && started.elapsed() < Duration::from_secs(1) => {
                     version = next;
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    None
                 }
                 Ok(next) => {
                     version = next;
                     backoff = BACKOFF_FIRST;
+                    continue;
                 }
                 Err(ReadError::Closed) => return,
-                Err(ReadError::Gone) => version = None,
-                Err(ReadError::Failed(message)) => {
-                    if tx.send(Change::Failed(message)).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                Err(ReadError::Gone) => {
+                    version = None;
+                    continue;
                 }
+                Err(ReadError::Failed(message)) => Some(message),
                 Err(ReadError::Interrupted { message, resume }) => {
                     version = Some(resume);
-                    if tx.send(Change::Failed(message)).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    Some(message)
                 }
+            };
+            if let Some(message) = failure
+                && tx.send(Change::Failed(message)).await.is_err()
+            {
+                return;
             }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 
